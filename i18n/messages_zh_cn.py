@@ -1,0 +1,3 @@
+"""Simplified Chinese messages; a missing key falls back to English."""
+
+MESSAGES: dict[str, str] = {}

@@ -1,0 +1,54 @@
+"""Checks that captured attention is what it claims to be, before anything is plotted."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CaptureError
+
+ROW_SUM_TOLERANCE = 1e-3
+CAUSAL_TOLERANCE = 1e-6
+
+
+def check_layers(weights: list, paths: list[str], role: str) -> None:
+    """Raise CaptureError naming every layer whose hook recorded nothing."""
+    missing = [index for index, layer in enumerate(weights) if layer is None]
+    if missing:
+        captured = len(weights) - len(missing)
+        raise CaptureError(
+            f"{captured} of {len(weights)} layers captured for {role}: no attention weights from "
+            f"layers {missing} ({', '.join(paths[index] for index in missing[:3])}). The model ran "
+            "these layers without returning weights (a fused kernel, SDPA, or a direct .forward() "
+            "call); load it with attn_implementation='eager'."
+        )
+
+
+def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, causal: bool, role: str) -> None:
+    """Raise CaptureError unless ``array`` is ``[layer, heads, queries, keys]`` of probability rows.
+
+    Causal attention must put zero weight on every later key. A row that fails either check
+    means the backend dropped a mask or returned something else, and must not be drawn.
+    """
+    expected = (heads, queries, keys)
+    if array.ndim != 4 or tuple(array.shape[1:]) != expected:
+        raise CaptureError(
+            f"{role}: captured shape {tuple(array.shape)} does not match [layer, {heads} heads, "
+            f"{queries} queries, {keys} keys]. The attention module returned something other than weights."
+        )
+    if not np.isfinite(array).all():
+        raise CaptureError(f"{role}: captured weights contain NaN or infinity; try dtype float32.")
+    row_sums = array.sum(axis=-1)
+    worst = float(np.abs(row_sums - 1.0).max()) if row_sums.size else 0.0
+    if worst > ROW_SUM_TOLERANCE:
+        raise CaptureError(
+            f"{role}: attention rows must sum to 1, but one sums to {1.0 + worst:.4f} "
+            f"(tolerance {ROW_SUM_TOLERANCE}). The captured tensor is not a softmax output."
+        )
+    if causal and queries == keys:
+        future = np.triu(np.ones((queries, keys), dtype=bool), k=1)
+        leak = float(array[..., future].max()) if future.any() else 0.0
+        if leak > CAUSAL_TOLERANCE:
+            raise CaptureError(
+                f"{role}: a causal model put weight {leak:.3g} on a later token. The causal mask "
+                "was lost (a known failure of attention backends); this result is not drawn."
+            )

@@ -1,0 +1,57 @@
+"""Forward hooks that record attention weights, added for one forward pass and always removed."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+
+class AttentionRecorder:
+    """Weights recorded from a list of attention modules, keyed by module path.
+
+    A module that never ran (a parent that calls ``.forward()`` directly skips hooks), or
+    whose output held no weights, keeps ``None`` so the caller can name the missing layers.
+    """
+
+    def __init__(self, targets: Sequence[tuple[str, nn.Module]], weights_index: int) -> None:
+        self.targets = list(targets)
+        self.weights_index = weights_index
+        self.weights: dict[str, list[torch.Tensor | None]] = {path: [] for path, _ in self.targets}
+
+    def _make_hook(self, path: str):
+        def record(module: nn.Module, args: tuple, kwargs: dict, output) -> None:
+            self.weights[path].append(read_weights(output, self.weights_index))
+
+        return record
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator["AttentionRecorder"]:
+        """Register one forward hook per target and remove every handle on exit, also on error."""
+        handles = []
+        try:
+            for path, module in self.targets:
+                handles.append(module.register_forward_hook(self._make_hook(path), with_kwargs=True))
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
+
+
+def read_weights(output, weights_index: int) -> torch.Tensor | None:
+    """Return the weights tensor at ``weights_index`` of a module output, or None if absent."""
+    if isinstance(output, torch.Tensor) or not isinstance(output, (tuple, list)):
+        return None
+    if not -len(output) <= weights_index < len(output):
+        return None
+    weights = output[weights_index]
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 4:
+        return None
+    return weights.detach()
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Count the forward hooks on every module of a model; 0 after a capture."""
+    return sum(len(module._forward_hooks) + len(module._forward_pre_hooks) for module in model.modules())

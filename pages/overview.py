@@ -1,0 +1,60 @@
+"""Model overview page: every layer × head as thumbnails, and chosen heads side by side."""
+
+import streamlit as st
+
+from ui.downloads import render_downloads
+from ui.routing import require_app_entry
+from ui.selection import selected_head
+from ui.session import current_capture
+from ui.text import t
+from viz.grid import head_grid_figure, heads_side_by_side
+
+require_app_entry()
+
+MAX_COMPARED_HEADS = 4
+
+st.header(t("overview.title"))
+st.caption(t("overview.intro"))
+result = current_capture()
+if result is None:
+    st.stop()
+
+grid = head_grid_figure(
+    result.attentions, result.layers, causal=result.is_causal, layer_label=t("common.layer"), head_label=t("common.head")
+)
+event = st.plotly_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
+clicked = selected_head(event)
+if clicked is not None:
+    st.session_state["heads.layer"], st.session_state["heads.head"] = clicked
+    st.switch_page("pages/heads.py")
+render_downloads(grid, result, "model-overview", key="overview.grid_export")
+
+st.subheader(t("overview.compare"))
+choices = [(layer, head) for layer in result.layers for head in range(result.num_heads)]
+picked = st.multiselect(
+    t("overview.pick"),
+    choices,
+    default=choices[:2],
+    format_func=lambda pair: f"{t('common.layer')} {pair[0]} · {t('common.head')} {pair[1]}",
+    key="overview.compare_heads",
+    help=t("overview.compare_help"),
+)
+if len(picked) < 2:
+    st.info(t("overview.pick_hint"))
+    st.stop()
+if len(picked) > MAX_COMPARED_HEADS:
+    st.warning(t("overview.pick_limit", count=len(picked)))
+    st.stop()
+
+matrices = [result.layer(layer)[head] for layer, head in picked]
+titles = [f"{t('common.layer')} {layer} · {t('common.head')} {head}" for layer, head in picked]
+comparison = heads_side_by_side(
+    matrices,
+    titles,
+    result.tokens,
+    causal=result.is_causal,
+    difference=matrices[0] - matrices[1],
+    difference_title=t("overview.difference", first=titles[0], second=titles[1]),
+)
+st.plotly_chart(comparison, key="overview.compare_chart")
+render_downloads(comparison, result, "head-comparison", key="overview.compare_export")

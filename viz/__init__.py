@@ -1,0 +1,1 @@
+"""Plotly figure builders for captured attention; pure functions with no Streamlit and no torch."""

@@ -1,0 +1,129 @@
+"""One head's attention as a heatmap: query tokens as rows, key tokens as columns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .labels import plotly_literal
+from .style import CLICK_LAYER_MAX_CELLS, DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, MAX_LABELLED_TICKS, WEIGHT_COLORSCALE
+
+HOVER_TEMPLATE = (
+    "query %{customdata[0]}: %{customdata[1]}<br>"
+    "key %{customdata[2]}: %{customdata[3]}<br>"
+    "weight %{z:.4f}<extra></extra>"
+)
+
+
+def tick_positions(count: int) -> list[int]:
+    """Return the positions that get a tick label: all of them, or an even stride on long inputs."""
+    stride = max(1, int(np.ceil(count / MAX_LABELLED_TICKS)))
+    return list(range(0, count, stride))
+
+
+def _axis(title: str, labels: Sequence[str], **extra) -> dict:
+    positions = tick_positions(len(labels))
+    return dict(
+        title=title,
+        tickmode="array",
+        tickvals=positions,
+        ticktext=[plotly_literal(labels[position]) for position in positions],
+        showgrid=False,
+        zeroline=False,
+        **extra,
+    )
+
+
+def prepare_heatmap(weights: np.ndarray, causal: bool) -> np.ndarray:
+    """Return the matrix to draw: future keys of a causal head become gaps, not zeros that look like data."""
+    z = np.asarray(weights, dtype=np.float64).copy()
+    if causal and z.shape[0] == z.shape[1]:
+        z[np.triu_indices(z.shape[0], k=1)] = np.nan
+    return z
+
+
+def hover_data(query_tokens: Sequence[str], key_tokens: Sequence[str]) -> np.ndarray:
+    """Build per-cell hover fields ``[query_pos, query_token, key_pos, key_token]``, escaped for plotly."""
+    queries = [plotly_literal(token) for token in query_tokens]
+    keys = [plotly_literal(token) for token in key_tokens]
+    data = np.empty((len(queries), len(keys), 4), dtype=object)
+    data[..., 0] = np.arange(len(queries))[:, None]
+    data[..., 1] = np.array(queries, dtype=object)[:, None]
+    data[..., 2] = np.arange(len(keys))[None, :]
+    data[..., 3] = np.array(keys, dtype=object)[None, :]
+    return data
+
+
+def attention_heatmap(
+    weights: np.ndarray,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "",
+    causal: bool = False,
+    rescale: bool = False,
+    difference: bool = False,
+    query_title: str = "query",
+    key_title: str = "key",
+    clickable: bool = True,
+) -> go.Figure:
+    """Draw one ``[query, key]`` weight matrix on integer positions, so repeated tokens keep their own rows.
+
+    The colour range is fixed to 0–1 unless ``rescale`` is set. ``difference`` draws a
+    signed matrix on a diverging scale centred on 0. With ``clickable``, an invisible marker
+    sits on each cell so a click selects it through plotly selection events.
+    """
+    key_tokens = query_tokens if key_tokens is None else key_tokens
+    z = prepare_heatmap(weights, causal)
+    finite = z[np.isfinite(z)]
+    if difference:
+        bound = float(np.abs(finite).max()) if finite.size else 1.0
+        color_range = dict(zmin=-bound or -1.0, zmax=bound or 1.0, colorscale=DIFFERENCE_COLORSCALE, zmid=0.0)
+    elif rescale and finite.size:
+        color_range = dict(zmin=float(finite.min()), zmax=float(finite.max()), colorscale=WEIGHT_COLORSCALE)
+    else:
+        color_range = dict(zmin=0.0, zmax=1.0, colorscale=WEIGHT_COLORSCALE)
+
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(z.shape[1])),
+            y=list(range(z.shape[0])),
+            customdata=hover_data(query_tokens, key_tokens),
+            hovertemplate=HOVER_TEMPLATE,
+            hoverongaps=False,
+            colorbar=dict(title="weight", thickness=12),
+            **color_range,
+        )
+    )
+    if clickable and z.size <= CLICK_LAYER_MAX_CELLS:
+        figure.add_trace(_click_layer(z.shape))
+    figure.update_layout(
+        title=plotly_literal(title),
+        xaxis=_axis(key_title, key_tokens, side="bottom", tickangle=-60, constrain="domain"),
+        yaxis=_axis(query_title, query_tokens, autorange="reversed", scaleanchor="x", constrain="domain"),
+        plot_bgcolor=FUTURE_KEY_COLOR,
+        font=dict(family=FONT_FAMILY),
+        margin=dict(l=10, r=10, t=50, b=10),
+        clickmode="event+select",
+        dragmode=False,
+        showlegend=False,
+        height=max(360, min(900, 140 + 18 * z.shape[0])),
+    )
+    return figure
+
+
+def _click_layer(shape: tuple[int, int]) -> go.Scatter:
+    """Return invisible markers on every cell centre: plotly heatmaps emit no click selection themselves."""
+    queries, keys = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    return go.Scatter(
+        x=keys.ravel(),
+        y=queries.ravel(),
+        mode="markers",
+        marker=dict(size=12, opacity=0.0, symbol="square"),
+        hoverinfo="skip",
+        name="cells",
+        showlegend=False,
+    )

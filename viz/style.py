@@ -1,0 +1,18 @@
+"""Presentation constants shared by every figure: colour scales, head colours and sizes."""
+
+import plotly.express as px
+
+# Viridis is perceptually uniform and readable with the common forms of colour blindness.
+WEIGHT_COLORSCALE = "Viridis"
+DIFFERENCE_COLORSCALE = "RdBu_r"
+FUTURE_KEY_COLOR = "#d9d9d9"
+# Paul Tol's and CARTO's colour-blind-safe qualitative palettes, one colour per head.
+HEAD_COLORS = px.colors.qualitative.Safe + px.colors.qualitative.Dark24
+FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Arial, sans-serif"
+MAX_LABELLED_TICKS = 80
+CLICK_LAYER_MAX_CELLS = 128 * 128
+
+
+def head_color(head: int) -> str:
+    """Return the colour of one head, the same in every view."""
+    return HEAD_COLORS[head % len(HEAD_COLORS)]
