@@ -8,6 +8,9 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+# Attribute set on every hook function that AttentionRecorder registers.
+RECORDER_HOOK_MARKER = "_attention_atlas_recorder"
+
 
 class AttentionRecorder:
     """Weights recorded from a list of attention modules, keyed by module path.
@@ -25,6 +28,7 @@ class AttentionRecorder:
         def record(module: nn.Module, args: tuple, kwargs: dict, output) -> None:
             self.weights[path].append(read_weights(output, self.weights_index))
 
+        setattr(record, RECORDER_HOOK_MARKER, True)
         return record
 
     @contextlib.contextmanager
@@ -53,5 +57,13 @@ def read_weights(output, weights_index: int) -> torch.Tensor | None:
 
 
 def count_hooks(model: nn.Module) -> int:
-    """Count the forward hooks on every module of a model; 0 after a capture."""
-    return sum(len(module._forward_hooks) + len(module._forward_pre_hooks) for module in model.modules())
+    """Count the recorder hooks on every module of a model; 0 after a capture.
+
+    Only hooks added by AttentionRecorder count: transformers 5.x registers its own
+    permanent output-capturing hooks the first time a caller passes output_attentions=True.
+    """
+    return sum(
+        getattr(hook, RECORDER_HOOK_MARKER, False)
+        for module in model.modules()
+        for hook in [*module._forward_hooks.values(), *module._forward_pre_hooks.values()]
+    )
