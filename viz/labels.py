@@ -25,6 +25,11 @@ def _visible(text: str) -> str:
     return "".join(pieces)
 
 
+def _is_space_marker(raw: str) -> bool:
+    """Tell whether a token is a lone word-start marker, which stands for a space."""
+    return raw in (BYTE_LEVEL_SPACE, SENTENCEPIECE_SPACE)
+
+
 def clean_raw_token(raw: str) -> str:
     """Strip the subword markers of WordPiece, byte-level BPE and SentencePiece from one token."""
     if raw.startswith(BYTE_LEVEL_SPACE) or raw.startswith(SENTENCEPIECE_SPACE):
@@ -51,13 +56,14 @@ def display_tokens(
     span_counts: dict[tuple[int, int], int] = {}
     if offsets is not None:
         for position, span in enumerate(offsets):
-            if not special_mask[position] and span[1] > span[0]:
+            if not special_mask[position] and span[1] > span[0] and not _is_space_marker(raw_tokens[position]):
                 span_counts[tuple(span)] = span_counts.get(tuple(span), 0) + 1
 
     span_seen: dict[tuple[int, int], int] = {}
     for position, raw in enumerate(raw_tokens):
         span = tuple(offsets[position]) if offsets is not None else (0, 0)
-        if special_mask[position] or span[1] <= span[0]:
+        # SentencePiece gives a lone "▁" the span of the next character, so it is labelled as a space.
+        if special_mask[position] or span[1] <= span[0] or _is_space_marker(raw):
             labels.append(clean_raw_token(raw))
             continue
         covered = text[span[0]:span[1]]
