@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import streamlit as st
 
 from i18n import LANGUAGES
+from i18n.examples import DEFAULT_EXAMPLE
 from model_utils import AtlasError, CaptureResult, LoadedModel, capture, load_model
 from settings import Settings, load_settings
 
-from .text import LANGUAGE_KEY, current_language, t
+from .examples import example_picker, tokenisation_note
+from .text import LANGUAGE_KEY, current_language, error_text, t
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def keep_widget_state() -> None:
 
 def current_request() -> Request:
     if REQUEST_KEY not in st.session_state:
-        st.session_state[REQUEST_KEY] = Request(get_settings().default_model, t("example.en"))
+        st.session_state[REQUEST_KEY] = Request(get_settings().default_model, DEFAULT_EXAMPLE.text)
     return st.session_state[REQUEST_KEY]
 
 
@@ -67,6 +69,11 @@ def render_sidebar() -> Request:
         t("sidebar.language"), list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY
     )
     st.session_state.setdefault(MODEL_FIELD_KEY, request.model)
+    example = example_picker()
+    if example is not None:
+        request = Request(st.session_state[MODEL_FIELD_KEY].strip(), example.text)
+        st.session_state[REQUEST_KEY] = request
+        st.session_state[TEXT_FIELD_KEY] = example.text
     st.session_state.setdefault(TEXT_FIELD_KEY, request.text)
     with st.sidebar.form("atlas.form"):
         st.text_input(t("sidebar.model"), key=MODEL_FIELD_KEY, help=t("sidebar.model_help"))
@@ -75,6 +82,7 @@ def render_sidebar() -> Request:
     if submitted:
         request = Request(st.session_state[MODEL_FIELD_KEY].strip(), st.session_state[TEXT_FIELD_KEY])
         st.session_state[REQUEST_KEY] = request
+    tokenisation_note(request.model, request.text)
     return request
 
 
@@ -87,7 +95,7 @@ def shared_model(source: str) -> LoadedModel | None:
         return model
     except AtlasError as error:
         logger.warning("Model load failed for %s: %s", source, error)
-        st.error(f"{t('load.failed')}: {error}")
+        st.error(error_text("load.failed", error))
         return None
 
 
@@ -101,7 +109,7 @@ def current_capture() -> CaptureResult | None:
         result = _cached_capture(request.model, request.text)
     except AtlasError as error:
         logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
-        st.error(f"{t('capture.failed')}: {error}")
+        st.error(error_text("capture.failed", error))
         return None
     if result.dropped_tokens:
         st.warning(t("capture.truncated", kept=result.num_tokens, dropped=result.dropped_tokens))

@@ -12,7 +12,8 @@ LANGUAGE_KEY = "atlas.language"
 def current_language() -> str:
     """Return the session's language, defaulting to the browser's locale when Streamlit exposes it."""
     if LANGUAGE_KEY not in st.session_state:
-        locale = getattr(getattr(st, "context", None), "locale", None)
+        # st.context.locale is navigator.language; it is None outside a browser session (AppTest, bare mode).
+        locale = st.context.locale
         st.session_state[LANGUAGE_KEY] = language_from_locale(locale) if locale else DEFAULT_LANGUAGE
     return st.session_state[LANGUAGE_KEY]
 
@@ -20,3 +21,13 @@ def current_language() -> str:
 def t(key: str, **values) -> str:
     """Translate ``key`` into the session's language."""
     return translate(current_language(), key, **values)
+
+
+def error_text(key: str, error: Exception) -> str:
+    """Frame an error for the screen: a translated summary (``key``) followed by the error's own message.
+
+    Errors raised in model_utils stay in English on purpose, because they name the exact
+    value, limit and fix, which users copy into searches and bug reports; the frame
+    around them says in the session's language what failed.
+    """
+    return t("error.frame", summary=t(key), detail=str(error))
