@@ -1,0 +1,52 @@
+"""Attention rollout: how much of each input token reaches each position after every layer.
+
+Abnar and Zuidema, "Quantifying Attention Flow in Transformers" (ACL 2020): fuse the heads
+of a layer, add the identity for the residual connection, renormalise the rows, and
+multiply the layers from the bottom up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+HEAD_FUSIONS = ("mean", "max", "min")
+
+
+def fuse_heads(attentions: np.ndarray, fusion: str = "mean") -> np.ndarray:
+    """Combine the heads of every layer: ``[layer, head, query, key]`` to ``[layer, query, key]``."""
+    if fusion not in HEAD_FUSIONS:
+        raise ValueError(f"Invalid head fusion '{fusion}'. Choose one of {', '.join(HEAD_FUSIONS)}.")
+    weights = np.asarray(attentions, dtype=np.float64)
+    if weights.ndim != 4:
+        raise ValueError(f"Expected attention shaped [layer, head, query, key], got shape {weights.shape}.")
+    return getattr(weights, fusion)(axis=1)
+
+
+def residual_attention(fused: np.ndarray) -> np.ndarray:
+    """Add the identity to each fused layer ``[layer, query, key]`` and renormalise every row to sum to 1.
+
+    With mean fusion the rows of ``fused`` already sum to 1, so this equals the paper's
+    ``0.5 * A + 0.5 * I``. Max and min fusion give rows of another total; the
+    renormalisation makes every layer a distribution again either way.
+    """
+    layers, queries, keys = fused.shape
+    if queries != keys:
+        raise ValueError(f"Rollout needs square self-attention, got {queries} queries and {keys} keys.")
+    augmented = fused + np.eye(queries)[None]
+    return augmented / augmented.sum(axis=-1, keepdims=True)
+
+
+def attention_rollout(attentions: np.ndarray, fusion: str = "mean") -> np.ndarray:
+    """Return the rollout after every layer, shaped ``[layer, query, key]``.
+
+    Entry ``[l, q, k]`` is the share of input token ``k`` in position ``q`` after layer
+    ``l``: ``R_0 = Â_0`` and ``R_l = Â_l · R_(l-1)``, where ``Â`` is the fused,
+    residual-augmented, row-normalised attention. Every row sums to 1.
+    """
+    layers = residual_attention(fuse_heads(attentions, fusion))
+    rollout = np.empty_like(layers)
+    running = np.eye(layers.shape[-1])
+    for index, layer in enumerate(layers):
+        running = layer @ running
+        rollout[index] = running
+    return rollout
