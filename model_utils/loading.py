@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from .errors import ModelLoadError
 from .families import FamilySpec, family_for, find_attention_modules
+from .sources import SourcePolicy, check_config, check_source, embedded_source, explain_missing_hub_model, explain_rejected_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,17 @@ def resolve_source(source: str | os.PathLike | None) -> tuple[str, str]:
     return text, text
 
 
+def resolve_device(name: str) -> str:
+    """Return ``name``, or for ``auto`` the first available of cuda, mps and cpu."""
+    if name != "auto":
+        return name
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def _model_class(config) -> type:
     if getattr(config, "is_encoder_decoder", False):
         return AutoModelForSeq2SeqLM
@@ -117,29 +130,44 @@ def load_model(
     dtype: str = "float32",
     device: str = "cpu",
     trust_remote_code: bool = False,
+    policy: SourcePolicy | None = None,
 ) -> LoadedModel:
     """Load a model for capture: the embedded default, a Hugging Face model id or a local folder.
 
     The model is put in eval mode with eager attention, because SDPA and flash attention
-    return no weights.
+    return no weights. ``policy`` limits what may be loaded (allowed models, model folders,
+    remote code, pickle weights); without one, only remote code is off unless
+    ``trust_remote_code`` is set.
     """
     if dtype not in DTYPES:
         raise ModelLoadError(f"Invalid dtype '{dtype}'. Choose one of {', '.join(DTYPES)}.")
+    device = resolve_device(device)
     target, shown_name = resolve_source(source)
+    policy = policy or SourcePolicy(trust_remote_code=trust_remote_code)
+    checked = embedded_source(target, shown_name) if target != shown_name else check_source(target, policy)
+    hub_options = dict(revision=revision, trust_remote_code=checked.trust_remote_code, local_files_only=checked.local_files_only)
     started = time.perf_counter()
     transformers.utils.logging.disable_progress_bar()
     try:
-        config = AutoConfig.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(checked.target, **hub_options)
+        check_config(config, shown_name)
+        tokenizer = AutoTokenizer.from_pretrained(checked.target, **hub_options)
         model = _model_class(config).from_pretrained(
-            target,
-            revision=revision,
+            checked.target,
             dtype=DTYPES[dtype],
             attn_implementation=CAPTURE_IMPLEMENTATION,
-            trust_remote_code=trust_remote_code,
+            use_safetensors=checked.use_safetensors,
+            **hub_options,
         )
+    except pickle.UnpicklingError as error:
+        logger.warning("Model load failed for %s: pickle weights rejected: %s", shown_name, error)
+        raise explain_rejected_pickle(shown_name, error) from error
     except (OSError, ValueError, KeyError, EnvironmentError) as error:
         logger.warning("Model load failed for %s: %s", shown_name, error)
+        if isinstance(error, ModelLoadError):
+            raise
+        if isinstance(error, OSError) and checked.local_files_only and not checked.is_local:
+            raise explain_missing_hub_model(shown_name, policy) from error
         raise _explain_load_failure(shown_name, error) from error
     model.to(device).eval()
     loaded = wrap_model(model, tokenizer, shown_name, revision=revision, device=device)

@@ -10,6 +10,8 @@ import streamlit as st
 from i18n import LANGUAGES
 from i18n.examples import DEFAULT_EXAMPLE
 from model_utils import AtlasError, CaptureResult, LoadedModel, capture, load_model
+from model_utils.capture import validate_text
+from model_utils.sources import SourcePolicy
 from settings import Settings, load_settings
 
 from .examples import example_picker, tokenisation_note
@@ -40,12 +42,14 @@ def get_settings() -> Settings:
 def _load_shared_model(source: str) -> LoadedModel:
     """Load a model once per process; every browser session shares it (captures take its lock)."""
     settings = get_settings()
-    return load_model(source, trust_remote_code=settings.trust_remote_code)
+    return load_model(source, device=settings.device, policy=SourcePolicy.from_settings(settings))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cached_capture(source: str, text: str) -> CaptureResult:
-    return capture(_load_shared_model(source), text, max_tokens=get_settings().max_tokens)
+    settings = get_settings()
+    validate_text(text, settings.max_characters)
+    return capture(_load_shared_model(source), text, max_tokens=settings.max_tokens)
 
 
 def keep_widget_state() -> None:
@@ -77,7 +81,9 @@ def render_sidebar() -> Request:
     st.session_state.setdefault(TEXT_FIELD_KEY, request.text)
     with st.sidebar.form("atlas.form"):
         st.text_input(t("sidebar.model"), key=MODEL_FIELD_KEY, help=t("sidebar.model_help"))
-        st.text_area(t("sidebar.text"), key=TEXT_FIELD_KEY, help=t("sidebar.text_help"), height=120)
+        st.text_area(
+            t("sidebar.text"), key=TEXT_FIELD_KEY, help=t("sidebar.text_help"), height=120, max_chars=get_settings().max_characters
+        )
         submitted = st.form_submit_button(t("sidebar.run"), type="primary", width="stretch")
     if submitted:
         request = Request(st.session_state[MODEL_FIELD_KEY].strip(), st.session_state[TEXT_FIELD_KEY])
