@@ -16,6 +16,10 @@ ENCODER = "encoder_attentions"
 DECODER = "decoder_attentions"
 CROSS = "cross_attentions"
 
+ENCODER_ONLY = "encoder"
+DECODER_ONLY = "decoder"
+ENCODER_DECODER = "encoder-decoder"
+
 
 @dataclass(frozen=True)
 class FamilySpec:
@@ -31,15 +35,49 @@ class FamilySpec:
     cross_attention: tuple[str, ...] = ()
     weights_index: int = 1
     causal: bool = False
+    # True when one module object serves several layers (ALBERT shares its layer weights), so
+    # layers are read from the calls in execution order rather than one module per layer.
+    shares_layers: bool = False
 
 
 FAMILIES: dict[str, FamilySpec] = {
+    # Encoders.
     "bert": FamilySpec("BERT", ("BertSelfAttention",)),
     "roberta": FamilySpec("RoBERTa", ("RobertaSelfAttention",)),
+    "xlm-roberta": FamilySpec("XLM-RoBERTa", ("XLMRobertaSelfAttention",)),
+    "distilbert": FamilySpec("DistilBERT", ("DistilBertSelfAttention",)),
+    "albert": FamilySpec("ALBERT", ("AlbertAttention",), shares_layers=True),
+    "electra": FamilySpec("ELECTRA", ("ElectraSelfAttention",)),
+    # Decoders. GPT-Neo wraps GPTNeoSelfAttention in GPTNeoAttention; its "local" layers mask
+    # keys further back than `window_size`, so their rows are dense T x T with zeros there.
     "gpt2": FamilySpec("GPT-2", ("GPT2Attention",), causal=True),
+    "gpt_neo": FamilySpec("GPT-Neo", ("GPTNeoSelfAttention",), causal=True),
     "llama": FamilySpec("Llama", ("LlamaAttention",), causal=True),
     "qwen2": FamilySpec("Qwen2", ("Qwen2Attention",), causal=True),
+    "qwen3": FamilySpec("Qwen3", ("Qwen3Attention",), causal=True),
     "mistral": FamilySpec("Mistral", ("MistralAttention",), causal=True),
+    "gemma": FamilySpec("Gemma", ("GemmaAttention",), causal=True),
+    "gemma2": FamilySpec("Gemma 2", ("Gemma2Attention",), causal=True),
+    "phi": FamilySpec("Phi", ("PhiAttention",), causal=True),
+    "phi3": FamilySpec("Phi-3", ("Phi3Attention",), causal=True),
+    # Encoder-decoders: one class serves encoder self, decoder self and cross attention; the
+    # module path tells them apart. T5Attention returns (output, position_bias, weights), and the
+    # position bias at index 1 has the weights' shape, so reading index 1 would be a silent bug.
+    "bart": FamilySpec("BART", ("BartAttention",)),
+    "mbart": FamilySpec("mBART", ("MBartAttention",)),
+    "marian": FamilySpec("Marian", ("MarianAttention",)),
+    "t5": FamilySpec("T5", ("T5Attention",), weights_index=2),
+    "mt5": FamilySpec("mT5", ("MT5Attention",), weights_index=2),
+}
+
+# Families whose attention is not a dense query x key matrix. Their weights are never drawn
+# against token labels, because a band indexed by offset would put every weight on the wrong key.
+UNSUPPORTED_FAMILIES: dict[str, str] = {
+    "longformer": "Longformer returns banded sliding-window attention (one column per offset in the window, plus global tokens), not a token x token matrix",
+    "led": "LED (Longformer encoder-decoder) returns banded sliding-window attention, not a token x token matrix",
+    "big_bird": "BigBird's block-sparse attention returns no per-token weights",
+    "bigbird_pegasus": "BigBird-Pegasus's block-sparse attention returns no per-token weights",
+    "reformer": "Reformer's LSH attention attends within hashed buckets and returns no token x token matrix",
 }
 
 
@@ -75,16 +113,21 @@ def _is_causal_lm(model: nn.Module) -> bool:
 
 
 def family_for(model: nn.Module) -> FamilySpec:
-    """Return the family spec for a loaded model, or raise CaptureError for an unknown one."""
+    """Return the family spec for a loaded model, or raise CaptureError for an unknown or unsupported one."""
     model_type = getattr(model.config, "model_type", "")
+    if model_type in UNSUPPORTED_FAMILIES:
+        raise CaptureError(
+            f"Model type '{model_type}' is not supported: {UNSUPPORTED_FAMILIES[model_type]}. "
+            "Load a model with dense attention (for example BERT, RoBERTa, GPT-2, Llama or T5)."
+        )
     if model_type in FAMILIES:
         return FAMILIES[model_type]
     spec = spec_from_transformers(model, model_type)
     if spec is None:
         raise CaptureError(
-            f"Unknown architecture '{model_type}': Attention Atlas does not know where its attention "
-            "modules are, and transformers lists none for it. Load a supported family "
-            f"({', '.join(sorted(FAMILIES))}) or a model whose transformers class records attentions."
+            f"Unknown architecture '{model_type or type(model).__name__}': it has no attention modules that "
+            "Attention Atlas or transformers can name, so it may not be a Transformer. Load a supported "
+            f"family ({', '.join(sorted(FAMILIES))}) or a model whose transformers class records attentions."
         )
     logger.info("Using transformers' own attention classes for model type %s: %s", model_type, spec)
     return spec
@@ -124,3 +167,32 @@ def _is_cross_path(path: str, class_name: str, spec: FamilySpec) -> bool:
 
 def _self_role(path: str) -> str:
     return DECODER if "decoder" in path else ENCODER
+
+
+def model_kind(config) -> str:
+    """Return ``encoder``, ``decoder`` or ``encoder-decoder`` for a model config."""
+    if getattr(config, "is_encoder_decoder", False):
+        return ENCODER_DECODER
+    model_type = getattr(config, "model_type", "")
+    if (model_type in FAMILIES and FAMILIES[model_type].causal) or getattr(config, "is_decoder", False):
+        return DECODER_ONLY
+    return ENCODER_ONLY
+
+
+def kv_groups_for(config) -> tuple[int, ...] | None:
+    """Return the key/value head group of every query head, or None for plain multi-head attention.
+
+    With grouped-query attention, query heads ``g * size`` to ``(g + 1) * size - 1`` share
+    key/value head ``g``, where ``size = num_attention_heads // num_key_value_heads``.
+    Multi-query attention is the case of one key/value head.
+    """
+    heads = getattr(config, "num_attention_heads", None)
+    kv_heads = getattr(config, "num_key_value_heads", None)
+    if not isinstance(heads, int) or not isinstance(kv_heads, int) or kv_heads in (0, heads):
+        return None
+    if heads % kv_heads:
+        raise CaptureError(
+            f"{heads} query heads cannot be split evenly over {kv_heads} key/value heads; the config is invalid."
+        )
+    group_size = heads // kv_heads
+    return tuple(head // group_size for head in range(heads))

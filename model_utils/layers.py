@@ -1,0 +1,68 @@
+"""Turn recorded hook calls into one weights array per role, naming the layers that recorded nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .checks import check_layers
+from .errors import InputError
+from .families import FamilySpec
+from .hooks import AttentionRecorder
+
+
+def recorded_layers(
+    recorder: AttentionRecorder, spec: FamilySpec, num_layers: int
+) -> tuple[list[torch.Tensor | None], list[str]]:
+    """Return one weights tensor per model layer (None where nothing was recorded) and the module behind each.
+
+    Each target module is one layer and its first call counts, except in families that share
+    one module across layers: there the calls in execution order are the layers.
+    """
+    if spec.shares_layers:
+        calls = recorder.calls[:num_layers]
+        weights = [call[1] for call in calls] + [None] * (num_layers - len(calls))
+        names = [f"{path} (call {index})" for index, (path, _) in enumerate(calls)]
+        names += [f"layer {index} (never called)" for index in range(len(calls), num_layers)]
+        return weights, names
+    paths = [path for path, _ in recorder.targets]
+    return [recorder.weights[path][0] if recorder.weights[path] else None for path in paths], paths
+
+
+def choose_layers(requested: Sequence[int] | None, num_layers: int) -> list[int]:
+    """Return the sorted layer indices to keep, or raise InputError for one out of range."""
+    if requested is None:
+        return list(range(num_layers))
+    chosen = sorted(set(requested))
+    if any(not 0 <= layer < num_layers for layer in chosen):
+        raise InputError(f"Layers {list(requested)} are out of range: the model has layers 0 to {num_layers - 1}.")
+    return chosen
+
+
+def stack_layers(
+    weights: list[torch.Tensor | None], names: list[str], role: str, chosen: Sequence[int]
+) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    """Stack the chosen layers' first batch item into ``[layer, head, query, key]`` float32.
+
+    Returns ``(array, captured layers, missing layers)``. Layers that recorded nothing are
+    left out and listed as missing; when none of the chosen layers recorded weights,
+    CaptureError says "0 of N layers captured" and names them.
+    """
+    chosen_weights = [weights[layer] for layer in chosen]
+    if all(item is None for item in chosen_weights):
+        check_layers(chosen_weights, [names[layer] for layer in chosen], role)
+    captured = tuple(layer for layer in chosen if weights[layer] is not None)
+    missing = tuple(layer for layer in chosen if weights[layer] is None)
+    array = np.stack([weights[layer][0].float().cpu().numpy() for layer in captured])
+    return array, captured, missing
+
+
+def missing_layers_note(missing: Sequence[int], names: list[str], role: str) -> str:
+    """Describe the layers that returned no weights, for the manifest and the page."""
+    shown = ", ".join(names[layer] for layer in list(missing)[:3])
+    return (
+        f"{role}: layers {list(missing)} returned no attention weights ({shown}); they are left out of every view. "
+        "The model ran them without weights (a custom module, a fused kernel or a direct .forward() call)."
+    )
