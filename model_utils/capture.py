@@ -14,14 +14,18 @@ import transformers
 
 from viz.labels import display_tokens
 
-from .checks import check_attention, check_layers
+from .checks import check_attention
 from .errors import InputError
-from .families import SELF, find_attention_modules
+from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
+from .layers import choose_layers, missing_layers_note, recorded_layers, stack_layers
 from .loading import LoadedModel
 from .result import CaptureResult
 
 logger = logging.getLogger(__name__)
+
+# Target tokens generated for an encoder-decoder when no target text is given.
+DEFAULT_TARGET_TOKENS = 20
 
 
 def _encode(loaded: LoadedModel, text: str, text_pair: str | None, max_tokens: int):
@@ -47,10 +51,16 @@ def _labels(loaded: LoadedModel, text: str, text_pair: str | None, encoding) -> 
     raw = loaded.tokenizer.convert_ids_to_tokens(ids)
     special = encoding["special_tokens_mask"][0].tolist()
     offsets = encoding.get("offset_mapping")
-    if offsets is None or text_pair is not None:
-        # Offsets of a pair index into two texts; labels then come from the tokens themselves.
+    if offsets is None:
         return raw, display_tokens(text, raw, None, special)
-    return raw, display_tokens(text, raw, offsets[0].tolist(), special)
+    if text_pair is None:
+        return raw, display_tokens(text, raw, offsets[0].tolist(), special)
+    # Offsets of a pair index into two texts: label each segment's tokens against its own text.
+    sequences = encoding.sequence_ids(0)
+    spans = offsets[0].tolist()
+    labels_a = display_tokens(text, raw, [span if seq == 0 else (0, 0) for span, seq in zip(spans, sequences)], special)
+    labels_b = display_tokens(text_pair, raw, [span if seq == 1 else (0, 0) for span, seq in zip(spans, sequences)], special)
+    return raw, [label_b if seq == 1 else label_a for label_a, label_b, seq in zip(labels_a, labels_b, sequences)]
 
 
 def validate_text(text: str, max_characters: int | None = None) -> str:
@@ -85,14 +95,6 @@ def manifest_for(loaded: LoadedModel, text: str, num_tokens: int, **extra) -> di
     }
 
 
-def _stack_layers(recorder: AttentionRecorder, role: str, layers: Sequence[int]) -> np.ndarray:
-    """Stack the recorded weights of the chosen layers into ``[layer, head, query, key]``."""
-    paths = [path for path, _ in recorder.targets]
-    first_calls = [recorder.weights[path][0] if recorder.weights[path] else None for path in paths]
-    check_layers(first_calls, paths, role)
-    return np.stack([first_calls[index][0].float().cpu().numpy() for index in layers])
-
-
 def capture(
     loaded: LoadedModel,
     text: str,
@@ -101,32 +103,47 @@ def capture(
     *,
     layers: Sequence[int] | None = None,
     max_tokens: int | None = None,
+    max_new_tokens: int = DEFAULT_TARGET_TOKENS,
 ) -> CaptureResult:
     """Capture every head's attention for ``text`` (and ``text_pair`` for sentence pairs).
 
+    For encoder-decoder models ``text`` is the source and ``target`` the optional target;
+    without a target the model generates up to ``max_new_tokens`` tokens greedily, and the
+    result also holds ``target_tokens``, ``decoder_attentions`` and ``cross_attentions``.
     ``layers`` picks the layers to keep (all by default). Weights are checked before they
-    are returned: one tensor per layer, the model's head count, rows summing to 1 and, for
-    causal models, nothing on later keys.
+    are returned: the model's head count, rows summing to 1 and, for causal attention,
+    nothing on later keys. Layers that recorded no weights are left out and named in
+    ``manifest["missing_layers"]``; when no layer recorded any, CaptureError is raised.
     """
     validate_text(text)
+    if loaded.is_encoder_decoder:
+        from .encdec import capture_seq2seq
+
+        return capture_seq2seq(
+            loaded, text, target, text_pair=text_pair, layers=layers, max_tokens=max_tokens, max_new_tokens=max_new_tokens
+        )
     if target is not None:
-        raise InputError("A target text applies to encoder-decoder models only.")
+        raise InputError("A target text applies to encoder-decoder models only (BART, T5, Marian); leave it empty.")
+    if text_pair is not None and loaded.is_causal:
+        raise InputError("Sentence pairs apply to encoder models (BERT-like); for a decoder, put both texts in one.")
     limit = min(max_tokens or loaded.max_tokens, loaded.max_tokens)
     encoding, dropped = _encode(loaded, text, text_pair, limit)
     raw_tokens, tokens = _labels(loaded, text, text_pair, encoding)
     num_tokens = len(tokens)
 
     targets = find_attention_modules(loaded.model, loaded.family)[SELF]
-    chosen = list(range(len(targets))) if layers is None else sorted(set(layers))
-    if any(not 0 <= layer < len(targets) for layer in chosen):
-        raise InputError(f"Layers {list(layers)} are out of range: the model has layers 0 to {len(targets) - 1}.")
-    inputs = {name: value.to(loaded.device) for name, value in encoding.items() if name in ("input_ids", "attention_mask", "token_type_ids")}
+    num_layers = int(loaded.config.num_hidden_layers) if loaded.family.shares_layers else len(targets)
+    chosen = choose_layers(layers, num_layers)
+    inputs = model_inputs(loaded, encoding)
 
     started = time.perf_counter()
     recorder = AttentionRecorder(targets, loaded.family.weights_index)
     with loaded.lock, recorder.attached(), torch.inference_mode():
         loaded.model(**inputs)
-    attentions = _stack_layers(recorder, SELF, chosen)
+    weights, names = recorded_layers(recorder, loaded.family, num_layers)
+    attentions, captured, missing = stack_layers(weights, names, SELF, chosen)
+    if missing:
+        logger.warning("Capture of %s is missing layers %s", loaded.source, list(missing))
     check_attention(
         attentions,
         heads=int(loaded.config.num_attention_heads),
@@ -136,18 +153,52 @@ def capture(
         role=SELF,
     )
     elapsed_ms = (time.perf_counter() - started) * 1000
-    logger.info("Captured %s: %d tokens, %d layers in %.0f ms", loaded.source, num_tokens, len(chosen), elapsed_ms)
+    logger.info("Captured %s: %d tokens, %d layers in %.0f ms", loaded.source, num_tokens, len(captured), elapsed_ms)
 
-    segments = encoding.get("token_type_ids")
+    extra = {"missing_layers": list(missing), "missing_note": missing_layers_note(missing, names, SELF)} if missing else {}
     return CaptureResult(
         tokens=tuple(tokens),
         raw_tokens=tuple(raw_tokens),
         token_ids=tuple(encoding["input_ids"][0].tolist()),
         attentions=attentions,
-        layers=tuple(chosen),
+        layers=captured,
         special_mask=tuple(bool(flag) for flag in encoding["special_tokens_mask"][0].tolist()),
         is_causal=loaded.is_causal,
-        manifest=manifest_for(loaded, text, num_tokens, text_pair=text_pair, dropped_tokens=dropped),
-        segment_ids=tuple(segments[0].tolist()) if segments is not None and text_pair is not None else None,
+        manifest=manifest_for(loaded, text, num_tokens, text_pair=text_pair, dropped_tokens=dropped, **extra),
+        segment_ids=segment_ids(encoding, text_pair),
+        kv_groups=kv_groups_for(loaded.config),
         dropped_tokens=dropped,
     )
+
+
+def model_inputs(loaded: LoadedModel, encoding) -> dict:
+    """Pick the tensors the model takes from an encoding, on the model's device.
+
+    Token type ids go in only where the tokenizer lists them as a model input: RoBERTa-like
+    models have a single token type, so a pair's segment 1 would index past their embedding.
+    """
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in getattr(loaded.tokenizer, "model_input_names", ()):
+        names.append("token_type_ids")
+    return {name: encoding[name].to(loaded.device) for name in names if name in encoding}
+
+
+def segment_ids(encoding, text_pair: str | None) -> tuple[int, ...] | None:
+    """Return each token's segment (0 for text A, 1 for text B) of a sentence pair, or None for one text.
+
+    Fast tokenizers tell each token's sequence; special tokens belong to the segment they
+    close (``[CLS] A [SEP]`` is A, ``B [SEP]`` is B). Slow tokenizers fall back to token type ids.
+    """
+    if text_pair is None:
+        return None
+    sequence_ids = encoding.sequence_ids(0) if getattr(encoding, "is_fast", False) else None
+    if sequence_ids is None:
+        token_types = encoding.get("token_type_ids")
+        return tuple(token_types[0].tolist()) if token_types is not None else None
+    segments = []
+    current = 0
+    for sequence in sequence_ids:
+        if sequence is not None:
+            current = sequence
+        segments.append(current)
+    return tuple(segments)

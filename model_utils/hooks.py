@@ -23,10 +23,15 @@ class AttentionRecorder:
         self.targets = list(targets)
         self.weights_index = weights_index
         self.weights: dict[str, list[torch.Tensor | None]] = {path: [] for path, _ in self.targets}
+        # Every call in execution order: a module shared by several layers (ALBERT) or run
+        # once per generation step records one entry per call.
+        self.calls: list[tuple[str, torch.Tensor | None]] = []
 
     def _make_hook(self, path: str):
         def record(module: nn.Module, args: tuple, kwargs: dict, output) -> None:
-            self.weights[path].append(read_weights(output, self.weights_index))
+            weights = read_weights(output, self.weights_index)
+            self.weights[path].append(weights)
+            self.calls.append((path, weights))
 
         setattr(record, RECORDER_HOOK_MARKER, True)
         return record

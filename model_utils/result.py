@@ -42,6 +42,10 @@ class CaptureResult:
     kv_groups: tuple[int, ...] | None = None
     # Tokens the tokenizer dropped because the text was longer than the model allows.
     dropped_tokens: int = 0
+    # Generation: the number of prompt tokens (tokens after them were generated), and the
+    # labels of every generated token, including the last one, which has no row.
+    prompt_length: int | None = None
+    generated_tokens: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("attentions", "decoder_attentions", "cross_attentions"):
