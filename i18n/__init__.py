@@ -17,11 +17,12 @@ DEFAULT_LANGUAGE = "en"
 _reported_missing: set[tuple[str, str]] = set()
 
 
-def translate(language: str, key: str, **values) -> str:
+def translate(language: str, key: str, /, **values) -> str:
     """Look up ``key`` in ``language`` and fill in ``values``; fall back to English when the key is untranslated.
 
-    Raises KeyError when the key is missing from the English catalogue too, because
-    then there is no text to show at all.
+    ``language`` and ``key`` are positional-only, so templates may use ``{key}`` and
+    ``{language}`` fields. Raises KeyError when the key is missing from the English
+    catalogue too, because then there is no text to show at all.
     """
     catalogue = CATALOGUES.get(language, ENGLISH)
     template = catalogue.get(key)

@@ -72,4 +72,10 @@ MESSAGES: dict[str, str] = {
     "export.static_failed": "静态导出（{format}）失败：{reason} HTML、CSV、NPZ 和 JSON 下载仍然可用。",
     "export.prepare": "生成 PNG、SVG 和 PDF",
     "export.prepare_help": "静态图片由 kaleido 调用 Chromium 渲染，需要一两秒。",
+    "export.rendering": "正在渲染 PNG、SVG 和 PDF…",
+    "export.no_browser": "无法生成 PNG、SVG 和 PDF：{reason} HTML、CSV、NPZ 和 JSON 下载仍然可用。",
+    "export.timed_out": "{format} 导出未能在 {seconds} 秒内完成，已停止。HTML、CSV、NPZ 和 JSON 下载仍然可用。",
+    "export.text_too_large": "此文本不提供 CSV 和 JSON 下载：文件将包含 {count} 个权重（上限 {limit}）。请下载 NPZ，或缩短文本。",
+    "export.csv_decoder_attentions": "CSV（解码器自注意力）",
+    "export.csv_cross_attentions": "CSV（交叉注意力）",
 }

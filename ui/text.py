@@ -18,7 +18,7 @@ def current_language() -> str:
     return st.session_state[LANGUAGE_KEY]
 
 
-def t(key: str, **values) -> str:
+def t(key: str, /, **values) -> str:
     """Translate ``key`` into the session's language."""
     return translate(current_language(), key, **values)
 

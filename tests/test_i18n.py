@@ -1,0 +1,350 @@
+"""The translation layer: catalogue completeness, placeholders, fallback, and every page in Chinese."""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from i18n import CATALOGUES, ENGLISH, LANGUAGES, SIMPLIFIED_CHINESE, language_from_locale, placeholders, translate
+from i18n.examples import DEFAULT_EXAMPLE, EXAMPLES, contains_cjk, example_by_name
+from model_utils import capture
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+
+# Keys whose Chinese text legitimately has no Chinese character: the product name and
+# templates made only of placeholders and punctuation.
+LATIN_ONLY_KEYS = {"app.title"}
+
+# Labels that read the same in both languages: the product name, file formats, language names.
+LATIN_ONLY_LABELS = {"Attention Atlas", "HTML", "CSV", "NPZ", "JSON", "PNG", "SVG", "PDF", *LANGUAGES.values()}
+
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+PLOTLY_TAG = re.compile(r"<[^>]*>")
+PLOTLY_FIELD = re.compile(r"%\{[^}]*\}")
+TEXT_ATTRIBUTES = ("label", "help", "placeholder")
+TEXT_ELEMENTS = {"Title", "Header", "Subheader", "Caption", "Markdown", "Info", "Warning", "Error", "Success", "Exception"}
+
+
+def _format_fields(template: str) -> set[tuple[str, str]]:
+    """Return ``(name, format_spec)`` for each ``{name:spec}`` field, so ``{weight:.4f}`` must match exactly."""
+    import string
+
+    return {(name, spec or "") for _, name, spec, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _is_placeholder_only(template: str) -> bool:
+    stripped = re.sub(r"\{[^}]*\}", "", template)
+    return not LATIN_WORD.search(stripped)
+
+
+# Catalogue checks ---------------------------------------------------------------------
+
+
+def test_every_key_has_chinese_entry():
+    missing = sorted(set(ENGLISH) - set(SIMPLIFIED_CHINESE))
+    assert missing == [], f"Keys without a Chinese entry in i18n/messages_zh_cn.py: {missing}"
+
+
+def test_no_chinese_key_outside_english():
+    stale = sorted(set(SIMPLIFIED_CHINESE) - set(ENGLISH))
+    assert stale == [], f"Chinese keys that no longer exist in i18n/messages_en.py: {stale}"
+
+
+def test_chinese_entries_are_chinese():
+    left_in_english = [
+        key
+        for key, text in SIMPLIFIED_CHINESE.items()
+        if key not in LATIN_ONLY_KEYS and not _is_placeholder_only(text) and not contains_cjk(text)
+    ]
+    assert left_in_english == [], f"Chinese entries with no Chinese character: {left_in_english}"
+
+
+def test_latin_only_keys_exist():
+    assert LATIN_ONLY_KEYS <= set(ENGLISH)
+
+
+def test_placeholders_match_english():
+    for key, english in ENGLISH.items():
+        if key in SIMPLIFIED_CHINESE:
+            assert _format_fields(SIMPLIFIED_CHINESE[key]) == _format_fields(english), key
+
+
+def test_templates_parse():
+    for language, catalogue in CATALOGUES.items():
+        for key, template in catalogue.items():
+            assert isinstance(template, str), (language, key)
+            placeholders(template)
+
+
+def test_every_template_formats():
+    # Fill each field with a sample of the right kind, so a bad format spec raises here.
+    for language, catalogue in CATALOGUES.items():
+        for key, template in catalogue.items():
+            values = {name: (1.5 if spec.endswith(("f", "%", "e", "g")) else 3) for name, spec in _format_fields(template)}
+            if values:
+                assert translate(language, key, **values), (language, key)
+
+
+def test_chinese_terms_consistent():
+    # 注意力头 is the term for head; 头部 (head of a body) or 标头 must not creep in.
+    for key, text in SIMPLIFIED_CHINESE.items():
+        assert "头部" not in text, key
+        assert "标头" not in text, key
+
+
+# Lookup -------------------------------------------------------------------------------
+
+
+def test_translate_chinese():
+    assert translate("zh-CN", "sidebar.language") == "语言"
+    assert translate("en", "sidebar.language") == "Language"
+
+
+def test_translate_fills_values():
+    assert translate("zh-CN", "overview.pick_limit", count=5) == "最多只能选择四个注意力头，当前已选 5 个。"
+
+
+def test_translate_falls_back_to_english(monkeypatch, caplog):
+    monkeypatch.setitem(ENGLISH, "test.only_english", "Only in English {value}")
+    with caplog.at_level(logging.WARNING, logger="i18n"):
+        first = translate("zh-CN", "test.only_english", value=1)
+        translate("zh-CN", "test.only_english", value=2)
+    assert first == "Only in English 1"
+    assert sum("test.only_english" in record.getMessage() for record in caplog.records) == 1
+
+
+def test_translate_unknown_language_uses_english():
+    assert translate("fr", "sidebar.run") == ENGLISH["sidebar.run"]
+
+
+def test_translate_unknown_key_raises():
+    with pytest.raises(KeyError, match="no.such_key"):
+        translate("zh-CN", "no.such_key")
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"),
+    [
+        ("zh-CN", "zh-CN"),
+        ("zh", "zh-CN"),
+        ("zh-Hans-CN", "zh-CN"),
+        ("zh_TW", "zh-CN"),
+        ("ZH-hk", "zh-CN"),
+        ("en-US", "en"),
+        ("de-DE", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_language_from_locale(locale, language):
+    assert language_from_locale(locale) == language
+
+
+# Example sentences --------------------------------------------------------------------
+
+
+def test_every_example_has_label():
+    for example in EXAMPLES:
+        assert f"example.{example.name}" in ENGLISH
+        assert f"example.{example.name}" in SIMPLIFIED_CHINESE
+
+
+def test_examples_in_both_languages():
+    assert {example.language for example in EXAMPLES} >= {"en", "zh-CN"}
+    assert DEFAULT_EXAMPLE in EXAMPLES
+
+
+def test_example_by_name_unknown():
+    with pytest.raises(KeyError, match="cat"):
+        example_by_name("dog")
+
+
+def test_chinese_example_tokenisation(embedded_model):
+    # The embedded uncased English WordPiece vocabulary holds a few hundred CJK characters:
+    # those become one token each, the rest become [UNK], and no character is split further.
+    result = capture(embedded_model, example_by_name("chinese").text)
+    inner_raw = list(result.raw_tokens[1:-1])
+    inner_labels = list(result.tokens[1:-1])
+
+    assert inner_raw == ["我", "[UNK]", "[UNK]", "大", "学", "学", "[UNK]", "中", "文", "。"]
+    assert inner_labels == list("我们在大学学习中文。")
+
+
+def test_mixed_example_tokenisation(embedded_model):
+    result = capture(embedded_model, example_by_name("mixed").text)
+
+    assert "transform" in result.raw_tokens
+    assert "##er" in result.raw_tokens
+    assert "[UNK]" in result.raw_tokens
+    assert "的" in result.raw_tokens
+
+
+# Every page in Chinese ----------------------------------------------------------------
+
+
+def registered_pages() -> list[str]:
+    """List the page scripts that app.py registers with ``st.Page``, read from its syntax tree."""
+    tree = ast.parse(APP.read_text(encoding="utf-8"))
+    pages = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                pages.append(first.value)
+    return pages
+
+
+def screen_texts(node) -> list[tuple[str, str]]:
+    """Collect ``(element type, text)`` for every heading, caption, alert, label, help and placeholder."""
+    texts = []
+    kind = type(node).__name__
+    if kind in TEXT_ELEMENTS and isinstance(getattr(node, "value", None), str):
+        texts.append((kind, node.value))
+    for attribute in TEXT_ATTRIBUTES:
+        value = getattr(node, attribute, None)
+        if isinstance(value, str) and value:
+            texts.append((f"{kind}.{attribute}", value))
+    for child in (getattr(node, "children", None) or {}).values():
+        texts.extend(screen_texts(child))
+    return texts
+
+
+def figure_texts(spec: dict) -> list[str]:
+    """Collect the interface text of a plotly figure: titles, annotations, legend names and hover templates."""
+    layout = spec.get("layout", {})
+    texts = []
+
+    def title_of(item) -> str | None:
+        title = (item or {}).get("title")
+        return title.get("text") if isinstance(title, dict) else title
+
+    texts.append(title_of(layout))
+    for name, value in layout.items():
+        if name.startswith(("xaxis", "yaxis", "coloraxis")) and isinstance(value, dict):
+            texts.append(title_of(value))
+            texts.append(title_of(value.get("colorbar")))
+    texts.extend(annotation.get("text") for annotation in layout.get("annotations", []))
+    for trace in spec.get("data", []):
+        texts.append(title_of(trace.get("colorbar")))
+        texts.append(trace.get("hovertemplate"))
+        if trace.get("showlegend") is not False and trace.get("name"):
+            texts.append(trace["name"])
+        hovertext = trace.get("hovertext")
+        texts.extend(hovertext if isinstance(hovertext, list) else [hovertext])
+    return [text for text in texts if isinstance(text, str) and text]
+
+
+def figure_data_labels(spec: dict) -> set[str]:
+    """Return the token labels a figure shows as data (tick text, marker text); they are not interface text."""
+    labels = set()
+    for name, value in spec.get("layout", {}).items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(value, dict):
+            labels.update(str(text) for text in value.get("ticktext") or [])
+    for trace in spec.get("data", []):
+        text = trace.get("text")
+        if isinstance(text, list):
+            labels.update(str(item) for item in text)
+    return labels
+
+
+def english_lines(text: str, data_labels: set[str]) -> list[str]:
+    """Return the lines of a figure text that hold a Latin word but no Chinese, once token labels are removed."""
+    flagged = []
+    for line in re.split(r"<br\s*/?>", text):
+        rest = PLOTLY_TAG.sub(" ", PLOTLY_FIELD.sub(" ", line))
+        for label in sorted(data_labels, key=len, reverse=True):
+            if label:
+                rest = rest.replace(label, " ")
+        if LATIN_WORD.search(rest) and not contains_cjk(rest) and rest.strip() not in LATIN_ONLY_LABELS:
+            flagged.append(line)
+    return flagged
+
+
+@pytest.fixture(scope="module")
+def chinese_example_request():
+    from ui.session import Request, get_settings
+
+    return Request(get_settings().default_model, example_by_name("chinese").text)
+
+
+def test_app_registers_pages():
+    pages = registered_pages()
+    assert len(pages) >= 2
+    for page in pages:
+        assert (ROOT / page).is_file(), page
+
+
+@pytest.mark.parametrize("page", registered_pages())
+def test_page_in_chinese(page, embedded_model, chinese_example_request):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.session_state["atlas.request"] = chinese_example_request
+    at.run()
+    at.switch_page(page).run()
+
+    assert not at.exception, [item.value for item in at.exception]
+    texts = screen_texts(at._tree)
+    assert any(kind == "Header" and contains_cjk(text) for kind, text in texts), texts
+    english = [
+        (kind, text)
+        for kind, text in texts
+        if not contains_cjk(text) and text not in LATIN_ONLY_LABELS and LATIN_WORD.search(text)
+    ]
+    assert english == [], f"English left on {page}: {english}"
+
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        data_labels = figure_data_labels(spec)
+        flagged = [line for text in figure_texts(spec) for line in english_lines(text, data_labels)]
+        assert flagged == [], f"English figure text on {page}: {flagged}"
+
+
+def test_language_picker_switches(embedded_model):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert at.sidebar.selectbox(key="atlas.language").value == "en"
+    assert at.header[0].value == ENGLISH["heads.title"]
+
+    at.sidebar.selectbox(key="atlas.language").set_value("zh-CN").run()
+
+    assert not at.exception
+    assert at.header[0].value == SIMPLIFIED_CHINESE["heads.title"]
+    assert at.sidebar.button[0].label == SIMPLIFIED_CHINESE["sidebar.run"]
+
+
+def test_example_picker_runs_sentence(embedded_model):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.run()
+    at.switch_page("pages/overview.py").run()
+
+    at.sidebar.selectbox(key="atlas.example").set_value("chinese").run()
+
+    assert not at.exception
+    chinese = example_by_name("chinese").text
+    assert at.session_state["atlas.request"].text == chinese
+    assert at.sidebar.text_area[0].value == chinese
+    assert at.sidebar.selectbox(key="atlas.example").value is None
+    assert SIMPLIFIED_CHINESE["example.cjk_note"] in [caption.value for caption in at.sidebar.caption]
+
+
+def test_error_shown_in_frame(embedded_model):
+    from ui.session import Request
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.session_state["atlas.request"] = Request("/no/such/model/folder", "你好")
+    at.run()
+
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith(SIMPLIFIED_CHINESE["load.failed"] + "。详细信息（英文）：")
+    assert "/no/such/model/folder" in message
