@@ -42,6 +42,7 @@ MESSAGES: dict[str, str] = {
     "heads.flow_title": "Token flow, layer {layer}",
     "heads.flow_heads": "Heads in the flow graph",
     "heads.threshold": "Hide lines below weight",
+    "heads.flow_strongest_keys": "strongest keys (mean of heads):",
     "heads.focus": "Focus on token",
     "heads.focus_none": "(all tokens)",
     "heads.selected_cell": "Selected: query {query} “{query_token}” → key {key} “{key_token}”, weight {weight:.4f}",
@@ -57,4 +58,10 @@ MESSAGES: dict[str, str] = {
     "export.static_failed": "Static export ({format}) failed: {reason} HTML, CSV, NPZ and JSON downloads still work.",
     "export.prepare": "Prepare PNG, SVG and PDF",
     "export.prepare_help": "Static images are rendered by Chromium through kaleido; this takes a second or two.",
+    "export.rendering": "Rendering PNG, SVG and PDF…",
+    "export.no_browser": "PNG, SVG and PDF are unavailable: {reason} HTML, CSV, NPZ and JSON downloads still work.",
+    "export.timed_out": "The {format} export did not finish within {seconds} s and was stopped. HTML, CSV, NPZ and JSON downloads still work.",
+    "export.text_too_large": "CSV and JSON are off for this text: they would hold {count} weights (limit {limit}). Download NPZ, or shorten the text.",
+    "export.csv_decoder_attentions": "CSV (decoder self-attention)",
+    "export.csv_cross_attentions": "CSV (cross-attention)",
 }

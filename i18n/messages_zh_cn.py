@@ -55,6 +55,7 @@ MESSAGES: dict[str, str] = {
     "heads.flow_title": "Token 流向图，第 {layer} 层",
     "heads.flow_heads": "流向图中的注意力头",
     "heads.threshold": "隐藏权重低于此值的连线",
+    "heads.flow_strongest_keys": "权重最大的键（各注意力头取平均）：",
     "heads.focus": "聚焦的 token",
     "heads.focus_none": "（全部 token）",
     "heads.selected_cell": "已选中：查询 {query}“{query_token}”→ 键 {key}“{key_token}”，权重 {weight:.4f}",

@@ -37,6 +37,7 @@ with heatmap_column:
         rescale=rescale,
         query_title=t("common.query"),
         key_title=t("common.key"),
+        weight_title=t("common.weight"),
     )
     event = st.plotly_chart(heatmap, key="heads.heatmap_chart", on_select="rerun", selection_mode="points")
     cell = selected_cell(event)
@@ -74,6 +75,9 @@ with flow_column:
         focus=focus,
         title=t("heads.flow_title", layer=layer),
         head_label=t("common.head"),
+        query_label=t("common.query"),
+        key_label=t("common.key"),
+        strongest_label=t("heads.flow_strongest_keys"),
     )
     flow_event = st.plotly_chart(flow, key="heads.flow_chart", on_select="rerun", selection_mode="points")
     clicked = selected_token(flow_event)

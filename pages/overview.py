@@ -20,7 +20,14 @@ if result is None:
     st.stop()
 
 grid = head_grid_figure(
-    result.attentions, result.layers, causal=result.is_causal, layer_label=t("common.layer"), head_label=t("common.head")
+    result.attentions,
+    result.layers,
+    causal=result.is_causal,
+    layer_label=t("common.layer"),
+    head_label=t("common.head"),
+    query_label=t("common.query"),
+    key_label=t("common.key"),
+    weight_title=t("common.weight"),
 )
 event = st.plotly_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
@@ -55,6 +62,9 @@ comparison = heads_side_by_side(
     causal=result.is_causal,
     difference=matrices[0] - matrices[1],
     difference_title=t("overview.difference", first=titles[0], second=titles[1]),
+    query_title=t("common.query"),
+    key_title=t("common.key"),
+    weight_title=t("common.weight"),
 )
 st.plotly_chart(comparison, key="overview.compare_chart")
 render_downloads(comparison, result, "head-comparison", key="overview.compare_export")

@@ -77,12 +77,21 @@ def _token_column(x: float, tokens: Sequence[str], side: str, hover: Sequence[st
     )
 
 
-def strongest_keys_text(weights: np.ndarray, tokens: Sequence[str], query: int, count: int = 3) -> str:
+def strongest_keys_text(
+    weights: np.ndarray,
+    tokens: Sequence[str],
+    query: int,
+    count: int = 3,
+    *,
+    query_label: str = "query",
+    strongest_label: str = "strongest keys (mean of heads):",
+) -> str:
     """Describe a query's strongest keys, averaged over the drawn heads, for its hover text."""
     row = weights[:, query, :].mean(axis=0)
     best = np.argsort(-row)[:count]
     listed = "<br>".join(f"{int(key)}: {plotly_literal(tokens[key])} {row[key]:.3f}" for key in best)
-    return f"query {query}: {plotly_literal(tokens[query])}<br>strongest keys (mean of heads):<br>{listed}"
+    heading = f"{plotly_literal(query_label)} {query}: {plotly_literal(tokens[query])}"
+    return f"{heading}<br>{plotly_literal(strongest_label)}<br>{listed}"
 
 
 def token_flow_figure(
@@ -96,6 +105,9 @@ def token_flow_figure(
     focus_side: str = "query",
     title: str = "",
     head_label: str = "head",
+    query_label: str = "query",
+    key_label: str = "key",
+    strongest_label: str = "strongest keys (mean of heads):",
 ) -> go.Figure:
     """Draw the chosen heads of one layer ``[head, query, key]`` as lines between two token columns.
 
@@ -111,8 +123,11 @@ def token_flow_figure(
             figure.add_trace(trace)
 
     drawn = layer_weights[heads] if heads else layer_weights[:1]
-    query_hover = [strongest_keys_text(drawn, key_tokens, query) for query in range(len(query_tokens))]
-    key_hover = [f"key {key}: {plotly_literal(token)}" for key, token in enumerate(key_tokens)]
+    query_hover = [
+        strongest_keys_text(drawn, key_tokens, query, query_label=query_label, strongest_label=strongest_label)
+        for query in range(len(query_tokens))
+    ]
+    key_hover = [f"{plotly_literal(key_label)} {key}: {plotly_literal(token)}" for key, token in enumerate(key_tokens)]
     figure.add_trace(_token_column(QUERY_COLUMN_X, query_tokens, "query", query_hover))
     figure.add_trace(_token_column(KEY_COLUMN_X, key_tokens, "key", key_hover))
     rows = max(len(query_tokens), len(key_tokens))

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .heatmap import hover_data, prepare_heatmap
+from .heatmap import hover_data, hover_template, prepare_heatmap
 from .labels import plotly_literal
 from .style import DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, WEIGHT_COLORSCALE
 
@@ -22,6 +22,9 @@ def head_grid_figure(
     causal: bool = False,
     layer_label: str = "layer",
     head_label: str = "head",
+    query_label: str = "query",
+    key_label: str = "key",
+    weight_title: str = "weight",
 ) -> go.Figure:
     """Draw ``[layer, head, query, key]`` as a grid with one row per layer and one column per head.
 
@@ -44,7 +47,10 @@ def head_grid_figure(
                 go.Heatmap(
                     z=prepare_heatmap(attentions[row, head], causal),
                     coloraxis="coloraxis",
-                    hovertemplate=f"{layer_label} {layer}, {head_label} {head}<br>query %{{y}} → key %{{x}}: %{{z:.3f}}<extra></extra>",
+                    hovertemplate=(
+                        f"{layer_label} {layer}, {head_label} {head}<br>"
+                        f"{query_label} %{{y}} → {key_label} %{{x}}: %{{z:.3f}}<extra></extra>"
+                    ),
                 ),
                 row=row + 1,
                 col=head + 1,
@@ -65,7 +71,7 @@ def head_grid_figure(
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, autorange="reversed")
     figure.update_layout(
-        coloraxis=dict(colorscale=WEIGHT_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title="weight", thickness=10)),
+        coloraxis=dict(colorscale=WEIGHT_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title=plotly_literal(weight_title), thickness=10)),
         height=80 + THUMBNAIL_PIXELS * num_layers,
         margin=dict(l=10, r=60, t=40, b=10),
         plot_bgcolor=FUTURE_KEY_COLOR,
@@ -85,13 +91,16 @@ def heads_side_by_side(
     causal: bool = False,
     difference: np.ndarray | None = None,
     difference_title: str = "difference",
+    query_title: str = "query",
+    key_title: str = "key",
+    weight_title: str = "weight",
 ) -> go.Figure:
     """Draw two to four heads on shared token axes, plus an optional signed difference panel."""
     panels = list(matrices) + ([difference] if difference is not None else [])
     panel_titles = [plotly_literal(title) for title in titles] + ([plotly_literal(difference_title)] if difference is not None else [])
     figure = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, subplot_titles=panel_titles, horizontal_spacing=0.03)
     custom = hover_data(tokens, tokens)
-    template = "query %{customdata[0]}: %{customdata[1]}<br>key %{customdata[2]}: %{customdata[3]}<br>%{z:.4f}<extra></extra>"
+    template = hover_template(query_title, key_title, weight_title)
     for column, matrix in enumerate(panels, start=1):
         is_difference = difference is not None and column == len(panels)
         figure.add_trace(

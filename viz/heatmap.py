@@ -10,11 +10,14 @@ import plotly.graph_objects as go
 from .labels import plotly_literal
 from .style import CLICK_LAYER_MAX_CELLS, DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, MAX_LABELLED_TICKS, WEIGHT_COLORSCALE
 
-HOVER_TEMPLATE = (
-    "query %{customdata[0]}: %{customdata[1]}<br>"
-    "key %{customdata[2]}: %{customdata[3]}<br>"
-    "weight %{z:.4f}<extra></extra>"
-)
+
+def hover_template(query_title: str = "query", key_title: str = "key", weight_title: str = "weight") -> str:
+    """Return the cell hover text: query position and token, key position and token, weight."""
+    return (
+        f"{plotly_literal(query_title)} %{{customdata[0]}}: %{{customdata[1]}}<br>"
+        f"{plotly_literal(key_title)} %{{customdata[2]}}: %{{customdata[3]}}<br>"
+        f"{plotly_literal(weight_title)} %{{z:.4f}}<extra></extra>"
+    )
 
 
 def tick_positions(count: int) -> list[int]:
@@ -67,6 +70,7 @@ def attention_heatmap(
     difference: bool = False,
     query_title: str = "query",
     key_title: str = "key",
+    weight_title: str = "weight",
     clickable: bool = True,
 ) -> go.Figure:
     """Draw one ``[query, key]`` weight matrix on integer positions, so repeated tokens keep their own rows.
@@ -92,9 +96,9 @@ def attention_heatmap(
             x=list(range(z.shape[1])),
             y=list(range(z.shape[0])),
             customdata=hover_data(query_tokens, key_tokens),
-            hovertemplate=HOVER_TEMPLATE,
+            hovertemplate=hover_template(query_title, key_title, weight_title),
             hoverongaps=False,
-            colorbar=dict(title="weight", thickness=12),
+            colorbar=dict(title=plotly_literal(weight_title), thickness=12),
             **color_range,
         )
     )
