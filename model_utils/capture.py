@@ -6,6 +6,7 @@ import datetime
 import logging
 import platform
 import time
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,8 @@ from .result import CaptureResult
 
 logger = logging.getLogger(__name__)
 
+# Unicode categories that draw nothing: control, format (zero-width, direction marks), unassigned, separators.
+INVISIBLE_CATEGORIES = ("C", "Z")
 # Target tokens generated for an encoder-decoder when no target text is given.
 DEFAULT_TARGET_TOKENS = 20
 
@@ -43,6 +46,11 @@ def _encode(loaded: LoadedModel, text: str, text_pair: str | None, max_tokens: i
         return_offsets_mapping=fast,
         return_token_type_ids=text_pair is not None,
     )
+    if not bool((encoding["special_tokens_mask"][0] == 0).any()):
+        raise InputError(
+            f"The tokenizer of {loaded.source} dropped every character of the text (control characters or lone "
+            "accents, for example), so there is nothing to show. Type some words."
+        )
     return encoding, max(0, full_length - encoding["input_ids"].shape[1])
 
 
@@ -69,6 +77,18 @@ def validate_text(text: str, max_characters: int | None = None) -> str:
         raise InputError(f"Text must be a string, got {type(text).__name__}.")
     if not text.strip():
         raise InputError("The text is empty. Type a sentence to see its attention.")
+    if not any(unicodedata.category(char)[0] not in INVISIBLE_CATEGORIES for char in text):
+        raise InputError(
+            "The text has only invisible characters (control, zero-width or formatting characters). "
+            "Type a sentence to see its attention."
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(
+            f"The text is not valid Unicode: character {error.start} is a lone surrogate ({text[error.start]!r}). "
+            "Copy the text again from its source."
+        ) from None
     if max_characters is not None and len(text) > max_characters:
         raise InputError(
             f"The text has {len(text):,} characters; the limit is {max_characters:,}. Shorten it."
