@@ -1,13 +1,12 @@
 """Attention Atlas: the entry point that holds the sidebar and routes to the pages."""
 
-import logging
-
 import streamlit as st
 
-from ui.session import keep_widget_state, render_sidebar
+from log_config import configure_logging
+from ui.session import get_settings, keep_widget_state, render_sidebar
 from ui.text import t
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_logging(get_settings().log_level)
 
 st.set_page_config(page_title="Attention Atlas", page_icon="🔭", layout="wide")
 keep_widget_state()
