@@ -20,7 +20,9 @@ from .errors import InputError
 from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
 from .layers import choose_layers, missing_layers_note, recorded_layers, stack_layers
+from .attention_backend import implementation_note, planned_forward, planned_layers, selective_plan
 from .loading import LoadedModel
+from .memory import available_bytes, check_capture_memory, estimate_for
 from .result import CaptureResult
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,8 @@ def capture(
     layers: Sequence[int] | None = None,
     max_tokens: int | None = None,
     max_new_tokens: int = DEFAULT_TARGET_TOKENS,
+    allow_missing: bool = False,
+    memory_limit_bytes: int | None = None,
 ) -> CaptureResult:
     """Capture every head's attention for ``text`` (and ``text_pair`` for sentence pairs).
 
@@ -132,15 +136,23 @@ def capture(
     result also holds ``target_tokens``, ``decoder_attentions`` and ``cross_attentions``.
     ``layers`` picks the layers to keep (all by default). Weights are checked before they
     are returned: the model's head count, rows summing to 1 and, for causal attention,
-    nothing on later keys. Layers that recorded no weights are left out and named in
-    ``manifest["missing_layers"]``; when no layer recorded any, CaptureError is raised.
+    nothing on later keys. A layer that recorded no weights raises CaptureError naming it;
+    with ``allow_missing`` such layers are left out instead and named in
+    ``manifest["missing_layers"]``, and only a capture with no layer at all raises.
     """
     validate_text(text)
     if loaded.is_encoder_decoder:
         from .encdec import capture_seq2seq
 
         return capture_seq2seq(
-            loaded, text, target, text_pair=text_pair, layers=layers, max_tokens=max_tokens, max_new_tokens=max_new_tokens
+            loaded,
+            text,
+            target,
+            text_pair=text_pair,
+            layers=layers,
+            max_tokens=max_tokens,
+            max_new_tokens=max_new_tokens,
+            allow_missing=allow_missing,
         )
     if target is not None:
         raise InputError("A target text applies to encoder-decoder models only (BART, T5, Marian); leave it empty.")
@@ -155,13 +167,19 @@ def capture(
     num_layers = int(loaded.config.num_hidden_layers) if loaded.family.shares_layers else len(targets)
     chosen = choose_layers(layers, num_layers)
     inputs = model_inputs(loaded, encoding)
+    check_capture_memory(estimate_for(loaded, len(chosen), num_tokens), memory_limit_bytes, available_bytes())
 
     started = time.perf_counter()
     recorder = AttentionRecorder(targets, loaded.family.weights_index)
-    with loaded.lock, recorder.attached(), torch.inference_mode():
+    # Layers that are not kept run SDPA, and kept layers write straight into ``buffer``.
+    heads = int(loaded.config.num_attention_heads)
+    planned_modules = [] if loaded.family.shares_layers else [targets[layer][1] for layer in chosen]
+    buffer, plan = selective_plan(loaded.model, planned_modules, heads, num_tokens) if planned_modules else (None, None)
+    with loaded.lock, recorder.attached(), planned_forward(loaded.model, plan), torch.inference_mode():
         loaded.model(**inputs)
     weights, names = recorded_layers(recorder, loaded.family, num_layers)
-    attentions, captured, missing = stack_layers(weights, names, SELF, chosen)
+    planned = planned_layers(plan, buffer, weights, chosen)
+    attentions, captured, missing = planned or stack_layers(weights, names, SELF, chosen, allow_missing)
     if missing:
         logger.warning("Capture of %s is missing layers %s", loaded.source, list(missing))
     check_attention(
@@ -176,6 +194,7 @@ def capture(
     logger.info("Captured %s: %d tokens, %d layers in %.0f ms", loaded.source, num_tokens, len(captured), elapsed_ms)
 
     extra = {"missing_layers": list(missing), "missing_note": missing_layers_note(missing, names, SELF)} if missing else {}
+    extra["attn_implementation"] = implementation_note(plan, captured, num_layers, loaded.attn_implementation)
     return CaptureResult(
         tokens=tuple(tokens),
         raw_tokens=tuple(raw_tokens),

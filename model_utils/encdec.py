@@ -89,6 +89,7 @@ def capture_seq2seq(
     layers: Sequence[int] | None = None,
     max_tokens: int | None = None,
     max_new_tokens: int = 20,
+    allow_missing: bool = False,
 ) -> CaptureResult:
     """Capture an encoder-decoder's three kinds of attention for ``source`` and ``target``.
 
@@ -137,7 +138,7 @@ def capture_seq2seq(
         num_layers = len(roles[role])
         weights, names = recorded_layers(recorder, loaded.family, num_layers)
         chosen = choose_layers(layers, num_layers)
-        array, captured, missing = stack_layers(weights, names, role, chosen)
+        array, captured, missing = stack_layers(weights, names, role, chosen, allow_missing)
         heads, queries, keys, causal = shapes[role]
         check_attention(array, heads=heads, queries=queries, keys=keys, causal=causal, role=role)
         arrays[role], captured_layers[role] = array, captured

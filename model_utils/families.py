@@ -93,22 +93,34 @@ def _recorder_target(entry) -> tuple[type, int] | None:
 
 def spec_from_transformers(model: nn.Module, model_type: str) -> FamilySpec | None:
     """Build a spec from the attention classes that transformers itself records outputs from."""
-    recorded = {}
-    for candidate in (model, getattr(model, "base_model", None)):
-        recorded = getattr(type(candidate), "_can_record_outputs", None) or {}
-        if recorded:
-            break
-    self_target = _recorder_target(recorded.get("attentions"))
+    # The table sits on the top-level class for most models, but on the encoder and decoder
+    # submodules for BART-like models, so take the first class in module order that has one.
+    self_target = cross_target = None
+    seen: set[type] = set()
+    for module in model.modules():
+        if type(module) in seen:
+            continue
+        seen.add(type(module))
+        recorded = getattr(type(module), "_can_record_outputs", None) or {}
+        self_target = self_target or _recorder_target(recorded.get("attentions"))
+        cross_target = cross_target or _recorder_target(recorded.get("cross_attentions"))
     if self_target is None:
         return None
-    cross_target = _recorder_target(recorded.get("cross_attentions"))
-    cross = (cross_target[0].__name__,) if cross_target else ()
-    causal = bool(getattr(model.config, "is_decoder", False)) or _is_causal_lm(model)
+    # One class for both roles (BART) leaves the module path to tell cross attention apart.
+    cross = (cross_target[0].__name__,) if cross_target and cross_target[0] is not self_target[0] else ()
+    causal = not getattr(model.config, "is_encoder_decoder", False) and (
+        bool(getattr(model.config, "is_decoder", False)) or _is_causal_lm(model) or _has_causal_attention(model, self_target[0])
+    )
     return FamilySpec(model_type, (self_target[0].__name__,), cross, self_target[1], causal)
 
 
+def _has_causal_attention(model: nn.Module, attention_class: type) -> bool:
+    """Return True when the model's attention modules declare themselves causal, as transformers' decoders do."""
+    return any(isinstance(module, attention_class) and getattr(module, "is_causal", False) is True for module in model.modules())
+
+
 def _is_causal_lm(model: nn.Module) -> bool:
-    architectures = getattr(model.config, "architectures", None) or []
+    architectures = [*(getattr(model.config, "architectures", None) or []), type(model).__name__]
     return any(name.endswith("ForCausalLM") or name.endswith("LMHeadModel") for name in architectures)
 
 

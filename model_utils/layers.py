@@ -42,16 +42,21 @@ def choose_layers(requested: Sequence[int] | None, num_layers: int) -> list[int]
 
 
 def stack_layers(
-    weights: list[torch.Tensor | None], names: list[str], role: str, chosen: Sequence[int]
+    weights: list[torch.Tensor | None],
+    names: list[str],
+    role: str,
+    chosen: Sequence[int],
+    allow_missing: bool = False,
 ) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
     """Stack the chosen layers' first batch item into ``[layer, head, query, key]`` float32.
 
-    Returns ``(array, captured layers, missing layers)``. Layers that recorded nothing are
-    left out and listed as missing; when none of the chosen layers recorded weights,
-    CaptureError says "0 of N layers captured" and names them.
+    Returns ``(array, captured layers, missing layers)``. A chosen layer that recorded
+    nothing raises CaptureError ("k of N layers captured", naming the missing ones) unless
+    ``allow_missing`` is set; then it is left out and listed as missing. With no layer
+    captured at all, CaptureError is raised either way.
     """
     chosen_weights = [weights[layer] for layer in chosen]
-    if all(item is None for item in chosen_weights):
+    if not allow_missing or all(item is None for item in chosen_weights):
         check_layers(chosen_weights, [names[layer] for layer in chosen], role)
     captured = tuple(layer for layer in chosen if weights[layer] is not None)
     missing = tuple(layer for layer in chosen if weights[layer] is None)
