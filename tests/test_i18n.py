@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,9 @@ from streamlit.testing.v1 import AppTest
 from i18n import CATALOGUES, ENGLISH, LANGUAGES, SIMPLIFIED_CHINESE, language_from_locale, placeholders, translate
 from i18n.examples import DEFAULT_EXAMPLE, EXAMPLES, contains_cjk, example_by_name
 from model_utils import capture
+from viz import export
+from viz.heatmap import attention_heatmap
+from viz.static_export import StaticRenderer
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -348,3 +353,84 @@ def test_error_shown_in_frame(embedded_model):
     message = at.error[0].value
     assert message.startswith(SIMPLIFIED_CHINESE["load.failed"] + "。详细信息（英文）：")
     assert "/no/such/model/folder" in message
+
+
+# Exported figures in Chinese ---------------------------------------------------------
+
+# A second sentence with the same number of characters and the punctuation in the same place,
+# so that, drawn with missing-glyph boxes, its heatmap is pixel for pixel the first one's.
+OTHER_CHINESE_SENTENCE = "你们在小学复习日语。"
+
+
+def fonts_without_cjk(folder: Path) -> dict[str, str]:
+    """Return an environment whose fontconfig sees every installed font except those with Chinese glyphs."""
+    listed = subprocess.run(["fc-list", "--format", "%{file}\\n"], capture_output=True, text=True, check=True).stdout
+    chinese = subprocess.run(["fc-list", "--format", "%{file}\\n", ":lang=zh"], capture_output=True, text=True, check=True).stdout
+    font_folder = folder / "fonts"
+    font_folder.mkdir()
+    for index, path in enumerate(sorted(set(listed.split()) - set(chinese.split()))):
+        (font_folder / f"{index}-{Path(path).name}").symlink_to(path)
+    config = folder / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        f"  <dir>{font_folder}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n</fontconfig>\n"
+    )
+    return dict(os.environ, FONTCONFIG_FILE=str(config))
+
+
+def chinese_heatmaps(embedded_model) -> list:
+    """Draw one head with Chinese titles for two different Chinese sentences, with the same weights."""
+    result = capture(embedded_model, example_by_name("chinese").text)
+    other_tokens = [result.tokens[0], *OTHER_CHINESE_SENTENCE, result.tokens[-1]]
+    assert len(other_tokens) == result.num_tokens
+    figures = []
+    for tokens in (result.tokens, other_tokens):
+        figures.append(
+            attention_heatmap(
+                result.layer(result.layers[1])[3],
+                tokens,
+                title=translate("zh-CN", "heads.heatmap_title", layer=1, head=3),
+                query_title=translate("zh-CN", "common.query"),
+                key_title=translate("zh-CN", "common.key"),
+                weight_title=translate("zh-CN", "common.weight"),
+            )
+        )
+    return figures
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    shared = StaticRenderer()
+    yield shared
+    shared.close()
+
+
+def test_chinese_png_has_glyphs(embedded_model, renderer, tmp_path):
+    # Drawn with a CJK font, two different Chinese sentences give different images; drawn
+    # as missing-glyph boxes they give identical ones, which the control renderer shows.
+    figures = chinese_heatmaps(embedded_model)
+    with_cjk = [export.figure_to_static(figure, "png", renderer=renderer, timeout=30) for figure in figures]
+    control = StaticRenderer(environment=fonts_without_cjk(tmp_path))
+    try:
+        without_cjk = [export.figure_to_static(figure, "png", renderer=control, timeout=30) for figure in figures]
+    finally:
+        control.close()
+
+    assert without_cjk[0] == without_cjk[1]
+    assert with_cjk[0] != with_cjk[1]
+    assert with_cjk[0] != without_cjk[0]
+
+
+def test_chinese_pdf_embeds_cjk_font(embedded_model, renderer):
+    pdf = export.figure_to_static(chinese_heatmaps(embedded_model)[0], "pdf", renderer=renderer, timeout=30)
+    font_names = re.findall(rb"/FontName\s*/([A-Za-z0-9+\-]+)", pdf)
+
+    assert any(b"CJK" in name for name in font_names), font_names
+
+
+def test_chinese_svg_names_cjk_font(embedded_model, renderer):
+    svg = export.figure_to_static(chinese_heatmaps(embedded_model)[0], "svg", renderer=renderer, timeout=30).decode("utf-8")
+
+    assert "Noto Sans CJK SC" in svg
+    assert translate("zh-CN", "common.weight") in svg
+    assert ">学<" in svg
