@@ -14,6 +14,10 @@ keep_widget_state()
 PAGES = [
     st.Page("pages/heads.py", title=t("nav.heads"), url_path="heads", default=True),
     st.Page("pages/overview.py", title=t("nav.overview"), url_path="overview"),
+    st.Page("pages/statistics.py", title=t("nav.statistics"), url_path="statistics"),
+    st.Page("pages/layers.py", title=t("nav.layers"), url_path="layers"),
+    st.Page("pages/walkthrough.py", title=t("nav.walkthrough"), url_path="walkthrough"),
+    st.Page("pages/compare.py", title=t("nav.compare"), url_path="compare"),
 ]
 navigation = st.navigation(PAGES)
 st.sidebar.title(t("app.title"))

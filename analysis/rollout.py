@@ -50,3 +50,21 @@ def attention_rollout(attentions: np.ndarray, fusion: str = "mean") -> np.ndarra
         running = layer @ running
         rollout[index] = running
     return rollout
+
+
+def traced_shares(layers: np.ndarray, level: int, token: int) -> np.ndarray:
+    """Return the share of every node below ``(level, token)`` in it, shaped ``[level + 1, token]``.
+
+    ``layers`` is the residual-augmented attention ``[layer, query, key]`` from
+    ``residual_attention``. Row ``level`` is one-hot at ``token``; row ``m`` below is row
+    ``m + 1`` times layer ``m``, so row 0 equals row ``token`` of the rollout after layer
+    ``level - 1``.
+    """
+    num_layers, num_tokens, _ = layers.shape
+    if not 0 <= level <= num_layers or not 0 <= token < num_tokens:
+        raise ValueError(f"Node ({level}, {token}) is out of range: levels 0 to {num_layers}, tokens 0 to {num_tokens - 1}.")
+    shares = np.zeros((level + 1, num_tokens))
+    shares[level, token] = 1.0
+    for lower in range(level - 1, -1, -1):
+        shares[lower] = shares[lower + 1] @ layers[lower]
+    return shares

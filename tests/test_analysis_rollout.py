@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from analysis.flow import FlowSolver, choose_flow_method, flow_graph, EXACT_FLOW_MAX_TOKENS
-from analysis.rollout import attention_rollout, fuse_heads, residual_attention
+from analysis.rollout import attention_rollout, fuse_heads, residual_attention, traced_shares
 
 
 def random_attention(layers, heads, tokens, *, causal=False, seed=0):
@@ -152,3 +152,18 @@ def test_flow_method_choice():
     assert choose_flow_method(3, "fast") == "fast"
     with pytest.raises(ValueError, match="auto"):
         choose_flow_method(3, "quick")
+
+
+def test_traced_shares_end_in_rollout_row():
+    attentions = random_attention(3, 2, 5, causal=True, seed=4)
+    layers = residual_attention(fuse_heads(attentions))
+    shares = traced_shares(layers, 3, 4)
+    np.testing.assert_allclose(shares[0], attention_rollout(attentions)[-1][4], atol=1e-12)
+    np.testing.assert_allclose(traced_shares(layers, 2, 1)[0], attention_rollout(attentions)[1][1], atol=1e-12)
+    assert shares[3].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+    np.testing.assert_allclose(shares.sum(axis=-1), 1.0, atol=1e-12)
+
+
+def test_traced_shares_reject_out_of_range():
+    with pytest.raises(ValueError, match="out of range"):
+        traced_shares(np.ones((2, 3, 3)) / 3, 3, 0)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from i18n import LANGUAGES
 from i18n.examples import DEFAULT_EXAMPLE
+from analysis.words import token_view
 from model_utils import AtlasError, CaptureResult, LoadedModel, capture, load_model
 from model_utils.capture import validate_text
 from model_utils.sources import SourcePolicy
@@ -22,7 +23,9 @@ logger = logging.getLogger(__name__)
 REQUEST_KEY = "atlas.request"
 MODEL_FIELD_KEY = "atlas.model_field"
 TEXT_FIELD_KEY = "atlas.text_field"
-PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.")
+MERGE_WORDS_KEY = "atlas.merge_words"
+HIDE_SPECIAL_KEY = "atlas.hide_special"
+PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.", "stats.", "layers.", "walkthrough.", "compare.")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ def _cached_capture(source: str, text: str) -> CaptureResult:
     settings = get_settings()
     validate_text(text, settings.max_characters)
     return capture(_load_shared_model(source), text, max_tokens=settings.max_tokens)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _cached_token_view(source: str, text: str, merge: bool, hide_special: bool) -> CaptureResult:
+    return token_view(_cached_capture(source, text), merge=merge, hide_special=hide_special)
 
 
 def keep_widget_state() -> None:
@@ -89,7 +97,47 @@ def render_sidebar() -> Request:
         request = Request(st.session_state[MODEL_FIELD_KEY].strip(), st.session_state[TEXT_FIELD_KEY])
         st.session_state[REQUEST_KEY] = request
     tokenisation_note(request.model, request.text)
+    render_token_view_switches()
     return request
+
+
+def render_token_view_switches() -> None:
+    """Draw the two sidebar switches that every page's capture goes through: words and special tokens."""
+    st.sidebar.toggle(t("view.merge_words"), key=MERGE_WORDS_KEY, help=t("view.merge_words_help"))
+    st.sidebar.toggle(t("view.hide_special"), key=HIDE_SPECIAL_KEY, help=t("view.hide_special_help"))
+
+
+def _with_token_view(request: Request, result: CaptureResult) -> CaptureResult:
+    """Apply the sidebar's word and special-token switches to a capture, showing the rule when one is on."""
+    merge = bool(st.session_state.get(MERGE_WORDS_KEY, False))
+    hide_special = bool(st.session_state.get(HIDE_SPECIAL_KEY, False))
+    if not merge and not hide_special:
+        return result
+    try:
+        viewed = _cached_token_view(request.model, request.text, merge, hide_special)
+    except ValueError as error:
+        logger.warning("Token view failed for model %s: %s", request.model, error)
+        st.warning(f"{t('view.failed')}: {error}")
+        return result
+    if merge:
+        st.caption(t("view.merge_words_rule"))
+    if hide_special:
+        st.caption(t("view.hide_special_rule"))
+    return viewed
+
+
+def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureResult | None:
+    """Return the capture of any request (for example a second sentence or model), or show why there is none."""
+    model = shared_model(request.model)
+    if model is None:
+        return None
+    try:
+        result = _cached_capture(request.model, request.text)
+    except AtlasError as error:
+        logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
+        st.error(error_text("capture.failed", error))
+        return None
+    return _with_token_view(request, result) if apply_token_view else result
 
 
 def shared_model(source: str) -> LoadedModel | None:
@@ -105,8 +153,11 @@ def shared_model(source: str) -> LoadedModel | None:
         return None
 
 
-def current_capture() -> CaptureResult | None:
-    """Return the capture for the submitted request, or show why there is none and return None."""
+def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
+    """Return the capture for the submitted request, or show why there is none and return None.
+
+    The sidebar's word and special-token switches apply unless ``apply_token_view`` is False.
+    """
     request = current_request()
     model = shared_model(request.model)
     if model is None:
@@ -129,4 +180,4 @@ def current_capture() -> CaptureResult | None:
             implementation=result.manifest.get("attn_implementation"),
         )
     )
-    return result
+    return _with_token_view(request, result) if apply_token_view else result

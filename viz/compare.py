@@ -1,0 +1,56 @@
+"""Comparison figures: how far apart every head of two captures is, as a layer × head heatmap."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .labels import plotly_literal
+from .statistics import click_markers
+from .style import FONT_FAMILY
+
+DISTANCE_COLORSCALE = "Magma_r"
+
+
+def head_distance_figure(
+    distance: np.ndarray,
+    layers: Sequence[int],
+    *,
+    title: str = "",
+    value_label: str = "distance",
+    layer_label: str = "layer",
+    head_label: str = "head",
+) -> go.Figure:
+    """Draw ``[layer, head]`` distances from 0 to 1; a click selects ``[layer, head]`` through customdata."""
+    num_heads = distance.shape[1]
+    figure = go.Figure(
+        go.Heatmap(
+            z=distance,
+            x=list(range(num_heads)),
+            y=list(range(len(layers))),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale=DISTANCE_COLORSCALE,
+            customdata=np.array([[layer] * num_heads for layer in layers]),
+            hovertemplate=f"{layer_label} %{{customdata}}, {head_label} %{{x}}<br>{plotly_literal(value_label)} %{{z:.4f}}<extra></extra>",
+            colorbar=dict(title=plotly_literal(value_label), thickness=12),
+        )
+    )
+    figure.add_trace(click_markers(layers, num_heads))
+    figure.update_layout(
+        title=plotly_literal(title),
+        xaxis=dict(title=head_label, tickmode="array", tickvals=list(range(num_heads)), showgrid=False),
+        yaxis=dict(
+            title=layer_label, tickmode="array", tickvals=list(range(len(layers))),
+            ticktext=[str(layer) for layer in layers], autorange="reversed", showgrid=False,
+        ),
+        font=dict(family=FONT_FAMILY),
+        margin=dict(l=10, r=10, t=50, b=10),
+        height=max(300, 120 + 36 * len(layers)),
+        clickmode="event+select",
+        dragmode=False,
+        plot_bgcolor="white",
+    )
+    return figure

@@ -1,0 +1,113 @@
+"""Head statistics as layer × head heatmaps, one panel per statistic, and as a table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .labels import plotly_literal
+from .style import FONT_FAMILY, WEIGHT_COLORSCALE
+
+PANEL_COLUMNS = 4
+# Statistics with no fixed 0–1 range get a colour range from their own values.
+OPEN_RANGE_STATISTICS = frozenset({"distance"})
+
+
+def statistics_frame(values: Mapping[str, np.ndarray], layers: Sequence[int], columns: Mapping[str, str]) -> pd.DataFrame:
+    """Return one row per head with its layer, head and every statistic, the columns named by ``columns``."""
+    num_heads = next(iter(values.values())).shape[1]
+    frame = pd.DataFrame(
+        {
+            "layer": np.repeat(np.asarray(layers), num_heads),
+            "head": np.tile(np.arange(num_heads), len(layers)),
+        }
+    )
+    for name, title in columns.items():
+        frame[title] = np.asarray(values[name], dtype=np.float64).ravel()
+    return frame
+
+
+def click_markers(layers: Sequence[int], num_heads: int) -> go.Scatter:
+    """Return invisible markers on every cell, each with customdata ``[layer, head]`` for click selection."""
+    rows, heads = np.meshgrid(np.arange(len(layers)), np.arange(num_heads), indexing="ij")
+    return go.Scatter(
+        x=heads.ravel(),
+        y=rows.ravel(),
+        mode="markers",
+        marker=dict(size=14, opacity=0.0, symbol="square"),
+        customdata=[[int(layers[row]), int(head)] for row, head in zip(rows.ravel(), heads.ravel())],
+        hoverinfo="skip",
+        showlegend=False,
+    )
+
+
+def statistics_figure(
+    values: Mapping[str, np.ndarray],
+    layers: Sequence[int],
+    titles: Mapping[str, str],
+    *,
+    layer_label: str = "layer",
+    head_label: str = "head",
+) -> go.Figure:
+    """Draw each statistic in ``titles`` as a ``[layer, head]`` heatmap; a click selects ``[layer, head]``.
+
+    Statistics that are shares of weight (everything but distance) use a fixed 0–1 colour
+    range so panels compare; NaN cells (no usable rows) are left blank.
+    """
+    names = list(titles)
+    rows = int(np.ceil(len(names) / PANEL_COLUMNS))
+    figure = make_subplots(
+        rows=rows,
+        cols=PANEL_COLUMNS,
+        subplot_titles=[plotly_literal(titles[name]) for name in names],
+        horizontal_spacing=0.04,
+        vertical_spacing=0.12,
+    )
+    num_heads = next(iter(values.values())).shape[1]
+    for index, name in enumerate(names):
+        row, column = index // PANEL_COLUMNS + 1, index % PANEL_COLUMNS + 1
+        z = np.asarray(values[name], dtype=np.float64)
+        finite = z[np.isfinite(z)]
+        if name in OPEN_RANGE_STATISTICS:
+            low, high = 0.0, float(finite.max()) if finite.size else 1.0
+        else:
+            low, high = 0.0, 1.0
+        figure.add_trace(
+            go.Heatmap(
+                z=z,
+                x=list(range(num_heads)),
+                y=list(range(len(layers))),
+                zmin=low,
+                zmax=high or 1.0,
+                colorscale=WEIGHT_COLORSCALE,
+                showscale=index == 0,
+                colorbar=dict(thickness=10, len=0.4, y=0.8),
+                customdata=np.array([[layer] * num_heads for layer in layers]),
+                hovertemplate=(
+                    f"{plotly_literal(titles[name])}<br>{layer_label} %{{customdata}}, {head_label} %{{x}}: "
+                    "%{z:.3f}<extra></extra>"
+                ),
+                hoverongaps=False,
+            ),
+            row=row,
+            col=column,
+        )
+        figure.add_trace(click_markers(layers, num_heads), row=row, col=column)
+        figure.update_yaxes(
+            tickmode="array", tickvals=list(range(len(layers))), ticktext=[str(layer) for layer in layers],
+            autorange="reversed", title_text=layer_label if column == 1 else None, row=row, col=column,
+        )
+        figure.update_xaxes(title_text=head_label, row=row, col=column, showgrid=False)
+    figure.update_layout(
+        height=max(420, rows * (120 + 26 * len(layers))),
+        font=dict(family=FONT_FAMILY),
+        margin=dict(l=10, r=10, t=50, b=10),
+        clickmode="event+select",
+        dragmode=False,
+        plot_bgcolor="white",
+    )
+    return figure
