@@ -35,9 +35,10 @@ def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, c
             f"{role}: captured shape {tuple(array.shape)} does not match [layer, {heads} heads, "
             f"{queries} queries, {keys} keys]. The attention module returned something other than weights."
         )
-    if not np.isfinite(array).all():
-        raise CaptureError(f"{role}: captured weights contain NaN or infinity; try dtype float32.")
     row_sums = array.sum(axis=-1)
+    # A NaN or infinity anywhere makes its row sum NaN or infinite, so one pass checks both.
+    if not np.isfinite(row_sums).all():
+        raise CaptureError(f"{role}: captured weights contain NaN or infinity; try dtype float32.")
     worst = float(np.abs(row_sums - 1.0).max()) if row_sums.size else 0.0
     if worst > ROW_SUM_TOLERANCE:
         raise CaptureError(

@@ -152,8 +152,9 @@ def test_layer_selection_keeps_model_indexes(embedded_model):
 
     assert chosen.layers == (1, 4)
     assert chosen.attentions.shape[0] == 2
-    np.testing.assert_array_equal(chosen.layer(4), full.layer(4))
-    np.testing.assert_array_equal(chosen.layer(1), full.attentions[1])
+    # Layers that are not kept run SDPA, whose rounding differs from eager by about 1e-6.
+    np.testing.assert_allclose(chosen.layer(4), full.layer(4), atol=1e-5)
+    np.testing.assert_allclose(chosen.layer(1), full.attentions[1], atol=1e-5)
 
 
 def test_layer_out_of_range_rejected(embedded_model):
@@ -241,9 +242,11 @@ def test_causal_parity_with_output_attentions():
     assert float(np.abs(result.attentions - expected).max()) <= PARITY_TOLERANCE
 
 
-def test_sdpa_model_raises_capture_error():
+def test_sdpa_model_raises_capture_error(monkeypatch):
     model = tiny_bert()
     model.model.set_attn_implementation("sdpa")
+    # A model outside transformers' attention interface cannot be switched to eager per layer.
+    monkeypatch.setattr(type(model.model), "_supports_attention_backend", False)
 
     with pytest.raises(CaptureError, match="0 of 2 layers captured"):
         capture(model, "the cat sat on the mat")
