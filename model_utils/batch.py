@@ -19,7 +19,7 @@ from .checks import check_attention
 from .errors import InputError
 from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
-from .layers import recorded_layers
+from .layers import ensure_eager, recorded_layers
 from .loading import LoadedModel
 from .result import CaptureResult
 
@@ -83,6 +83,7 @@ def capture_batch(
     num_layers = int(loaded.config.num_hidden_layers) if loaded.family.shares_layers else len(targets)
     recorder = AttentionRecorder(targets, loaded.family.weights_index)
     with loaded.lock, recorder.attached(), torch.inference_mode():
+        ensure_eager(loaded)
         loaded.model(**batch)
     weights, names = recorded_layers(recorder, loaded.family, num_layers)
     missing = [names[layer] for layer, item in enumerate(weights) if item is None]

@@ -20,7 +20,7 @@ from .errors import InputError
 from .families import CROSS, DECODER, ENCODER, find_attention_modules
 from .generation import generated_labels, greedy_settings, validate_new_tokens
 from .hooks import AttentionRecorder
-from .layers import choose_layers, missing_layers_note, recorded_layers, stack_layers
+from .layers import choose_layers, ensure_eager, missing_layers_note, recorded_layers, stack_layers
 from .loading import LoadedModel
 from .result import CaptureResult
 
@@ -124,6 +124,7 @@ def capture_seq2seq(
     recorders = {role: AttentionRecorder(roles[role], loaded.family.weights_index) for role in (ENCODER, DECODER, CROSS)}
     decoder_input_ids = torch.tensor([target_ids], device=loaded.device)
     with loaded.lock, torch.inference_mode():
+        ensure_eager(loaded)
         with recorders[ENCODER].attached(), recorders[DECODER].attached(), recorders[CROSS].attached():
             loaded.model(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False)
 

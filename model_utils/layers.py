@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .checks import check_layers
-from .errors import InputError
+from .errors import CaptureError, InputError
 from .families import FamilySpec
 from .hooks import AttentionRecorder
+
+logger = logging.getLogger(__name__)
 
 
 def recorded_layers(
@@ -71,3 +74,24 @@ def missing_layers_note(missing: Sequence[int], names: list[str], role: str) -> 
         f"{role}: layers {list(missing)} returned no attention weights ({shown}); they are left out of every view. "
         "The model ran them without weights (a custom module, a fused kernel or a direct .forward() call)."
     )
+
+
+def ensure_eager(loaded) -> None:
+    """Switch the model back to eager attention if something changed it after loading.
+
+    SDPA and flash attention return no weights, so their hooks would record None for every
+    layer. Call with ``loaded.lock`` held.
+    """
+    from .loading import CAPTURE_IMPLEMENTATION
+
+    current = getattr(loaded.model.config, "_attn_implementation", CAPTURE_IMPLEMENTATION)
+    if current in (None, CAPTURE_IMPLEMENTATION):
+        return
+    logger.warning("Model %s runs %s attention, which returns no weights; switching to eager", loaded.source, current)
+    try:
+        loaded.model.set_attn_implementation(CAPTURE_IMPLEMENTATION)
+    except (ValueError, NotImplementedError, AttributeError) as error:
+        raise CaptureError(
+            f"The model runs {current} attention, which returns no weights, and it cannot switch to eager "
+            f"attention ({error}). Load a model that supports attn_implementation='eager'."
+        ) from error
