@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.runtime.state import get_session_state
 
 from i18n import LANGUAGES
 from i18n.examples import DEFAULT_EXAMPLE
@@ -26,6 +28,10 @@ TEXT_FIELD_KEY = "atlas.text_field"
 MERGE_WORDS_KEY = "atlas.merge_words"
 HIDE_SPECIAL_KEY = "atlas.hide_special"
 PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.", "stats.", "layers.", "walkthrough.", "compare.")
+# Widget value types a script may not set: buttons, download buttons, file uploads, chat input.
+READ_ONLY_VALUE_TYPES = frozenset(
+    {"trigger_value", "string_trigger_value", "json_trigger_value", "file_uploader_state_value", "chat_input_value"}
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,22 @@ def _cached_token_view(source: str, text: str, merge: bool, hide_special: bool) 
 def keep_widget_state() -> None:
     """Re-store page widget values so they survive switching pages (Streamlit drops unrendered widgets)."""
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and key.startswith(PERSISTENT_PREFIXES):
+        if isinstance(key, str) and key.startswith(PERSISTENT_PREFIXES) and _is_settable(key):
             st.session_state[key] = st.session_state[key]
+
+
+def _is_settable(key: str) -> bool:
+    """Tell whether a script may assign ``key``: Streamlit raises for buttons, uploads and chart selections.
+
+    NOTE: Streamlit 1.67 has no public way to ask, so this reads its key-to-widget map and
+    widget metadata. Selection states are dicts, so they are recognised without internals.
+    """
+    if isinstance(st.session_state[key], Mapping):
+        return False
+    internal = get_session_state()._state
+    widget_id = internal._key_id_mapper.get_id_from_key(key)
+    metadata = internal._new_widget_state.widget_metadata.get(widget_id) if widget_id else None
+    return metadata is None or metadata.value_type not in READ_ONLY_VALUE_TYPES
 
 
 def current_request() -> Request:
