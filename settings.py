@@ -50,6 +50,10 @@ class Settings:
         default=2048,
         metadata={"help": "Maximum tokens in one capture; longer text is truncated with a notice. The model's own limit applies when lower."},
     )
+    max_capture_megabytes: int = field(
+        default=2048,
+        metadata={"help": "Largest estimated memory one capture may use, in MiB: float32 weights of every kept layer plus working memory. Larger captures are rejected with the numbers and the fix."},
+    )
     max_characters: int = field(
         default=200_000,
         metadata={"help": "Maximum characters accepted in one text field; longer text is rejected with a message."},

@@ -5,7 +5,7 @@ import streamlit as st
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.selection import selected_head
-from ui.session import current_capture
+from ui.session import current_capture, current_thumbnails
 from ui.text import t
 from viz.grid import head_grid_figure, heads_side_by_side
 
@@ -16,24 +16,33 @@ MAX_COMPARED_HEADS = 4
 st.header(t("overview.title"))
 st.caption(t("overview.intro"))
 result = current_capture()
-if result is None:
+# A capture too large to keep whole (it failed the memory check) still gets thumbnails,
+# pooled layer by layer while the model runs.
+thumbnails = current_thumbnails() if result is None else None
+if result is None and thumbnails is None:
     st.stop()
+if thumbnails is not None:
+    st.info(t("overview.thumbnails_only", tokens=thumbnails.num_tokens))
 
+source = result if result is not None else thumbnails
 grid = head_grid_figure(
-    result.attentions,
-    result.layers,
-    causal=result.is_causal,
+    result.attentions if result is not None else thumbnails.thumbnails,
+    source.layers,
+    causal=source.is_causal,
     layer_label=t("common.layer"),
     head_label=t("common.head"),
     query_label=t("common.query"),
     key_label=t("common.key"),
     weight_title=t("common.weight"),
+    token_count=source.num_tokens,
 )
 event = st.plotly_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
 if clicked is not None:
     st.session_state["heads.layer"], st.session_state["heads.head"] = clicked
     st.switch_page("pages/heads.py")
+if result is None:
+    st.stop()
 render_downloads(grid, result, "model-overview", key="overview.grid_export")
 
 st.subheader(t("overview.compare"))

@@ -12,8 +12,9 @@ from streamlit.runtime.state import get_session_state
 from i18n import LANGUAGES
 from i18n.examples import DEFAULT_EXAMPLE
 from analysis.words import token_view
-from model_utils import AtlasError, CaptureResult, LoadedModel, capture, load_model
+from model_utils import AtlasError, CaptureResult, InputError, LoadedModel, capture, load_model
 from model_utils.capture import validate_text
+from model_utils.overview import ThumbnailCapture, capture_thumbnails
 from model_utils.sources import SourcePolicy
 from settings import Settings, load_settings
 
@@ -58,7 +59,36 @@ def _load_shared_model(source: str) -> LoadedModel:
 def _cached_capture(source: str, text: str) -> CaptureResult:
     settings = get_settings()
     validate_text(text, settings.max_characters)
-    return capture(_load_shared_model(source), text, max_tokens=settings.max_tokens)
+    return capture(
+        _load_shared_model(source), text, max_tokens=settings.max_tokens, memory_limit_bytes=settings.max_capture_megabytes * 1024**2
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_thumbnails(source: str, text: str) -> ThumbnailCapture:
+    settings = get_settings()
+    validate_text(text, settings.max_characters)
+    return capture_thumbnails(_load_shared_model(source), text, max_tokens=settings.max_tokens)
+
+
+def current_thumbnails() -> ThumbnailCapture | None:
+    """Return pooled thumbnails of every head for the submitted request, or None where they cannot be made.
+
+    None means the page should draw from a full capture instead (encoder-decoders, or a
+    model outside transformers' attention interface); an error is shown only for a failed check.
+    """
+    request = current_request()
+    if shared_model(request.model) is None:
+        return None
+    try:
+        return _cached_thumbnails(request.model, request.text)
+    except InputError as error:
+        logger.info("Thumbnails unavailable for model %s: %s", request.model, error)
+        return None
+    except AtlasError as error:
+        logger.warning("Thumbnail capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
+        st.error(error_text("capture.failed", error))
+        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
