@@ -19,7 +19,7 @@ from .checks import check_attention
 from .errors import InputError
 from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
-from .layers import ensure_eager, recorded_layers
+from .layers import ensure_eager, forward_errors, recorded_layers
 from .loading import LoadedModel
 from .result import CaptureResult
 
@@ -82,7 +82,7 @@ def capture_batch(
     targets = find_attention_modules(loaded.model, loaded.family)[SELF]
     num_layers = int(loaded.config.num_hidden_layers) if loaded.family.shares_layers else len(targets)
     recorder = AttentionRecorder(targets, loaded.family.weights_index)
-    with loaded.lock, recorder.attached(), torch.inference_mode():
+    with loaded.lock, recorder.attached(), torch.inference_mode(), forward_errors(loaded):
         ensure_eager(loaded)
         loaded.model(**batch)
     weights, names = recorded_layers(recorder, loaded.family, num_layers)

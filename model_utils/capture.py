@@ -19,7 +19,7 @@ from .checks import check_attention
 from .errors import InputError
 from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
-from .layers import choose_layers, missing_layers_note, recorded_layers, stack_layers
+from .layers import choose_layers, forward_errors, missing_layers_note, recorded_layers, stack_layers
 from .attention_backend import implementation_note, planned_forward, planned_layers, selective_plan
 from .loading import LoadedModel
 from .memory import available_bytes, check_capture_memory, estimate_for
@@ -175,7 +175,7 @@ def capture(
     heads = int(loaded.config.num_attention_heads)
     planned_modules = [] if loaded.family.shares_layers else [targets[layer][1] for layer in chosen]
     buffer, plan = selective_plan(loaded.model, planned_modules, heads, num_tokens) if planned_modules else (None, None)
-    with loaded.lock, recorder.attached(), planned_forward(loaded.model, plan), torch.inference_mode():
+    with loaded.lock, recorder.attached(), planned_forward(loaded.model, plan), torch.inference_mode(), forward_errors(loaded):
         loaded.model(**inputs)
     weights, names = recorded_layers(recorder, loaded.family, num_layers)
     planned = planned_layers(plan, buffer, weights, chosen)

@@ -20,7 +20,7 @@ from .errors import InputError
 from .families import CROSS, DECODER, ENCODER, find_attention_modules
 from .generation import generated_labels, greedy_settings, validate_new_tokens
 from .hooks import AttentionRecorder
-from .layers import choose_layers, ensure_eager, missing_layers_note, recorded_layers, stack_layers
+from .layers import choose_layers, ensure_eager, forward_errors, missing_layers_note, recorded_layers, stack_layers
 from .loading import LoadedModel
 from .result import CaptureResult
 
@@ -66,7 +66,7 @@ def _target_inputs(loaded: LoadedModel, target: str, start_id: int, max_tokens: 
 
 def _generate_target(loaded: LoadedModel, inputs: dict, start_id: int, max_new_tokens: int):
     """Generate a target greedily; return the decoder ids (start token first), raw tokens, labels and special flags."""
-    with loaded.lock, torch.inference_mode():
+    with loaded.lock, torch.inference_mode(), forward_errors(loaded):
         output = loaded.model.generate(
             **inputs, decoder_start_token_id=start_id, **greedy_settings(loaded.tokenizer, max_new_tokens)
         )
@@ -125,7 +125,7 @@ def capture_seq2seq(
     decoder_input_ids = torch.tensor([target_ids], device=loaded.device)
     with loaded.lock, torch.inference_mode():
         ensure_eager(loaded)
-        with recorders[ENCODER].attached(), recorders[DECODER].attached(), recorders[CROSS].attached():
+        with recorders[ENCODER].attached(), recorders[DECODER].attached(), recorders[CROSS].attached(), forward_errors(loaded):
             loaded.model(**inputs, decoder_input_ids=decoder_input_ids, use_cache=False)
 
     num_source, num_target = len(source_labels), len(target_ids)

@@ -22,7 +22,7 @@ from .checks import check_attention, check_layers
 from .errors import CaptureError, InputError
 from .families import SELF, find_attention_modules, kv_groups_for
 from .hooks import AttentionRecorder
-from .layers import ensure_eager
+from .layers import ensure_eager, forward_errors
 from .loading import LoadedModel
 from .result import CaptureResult
 
@@ -145,7 +145,7 @@ def capture_generation(
     paths = [path for path, _ in targets]
     recorder = AttentionRecorder(targets, loaded.family.weights_index)
     started = time.perf_counter()
-    with loaded.lock, recorder.attached(), torch.inference_mode():
+    with loaded.lock, recorder.attached(), torch.inference_mode(), forward_errors(loaded):
         ensure_eager(loaded)
         output = loaded.model.generate(
             **model_inputs(loaded, encoding), **greedy_settings(loaded.tokenizer, max_new_tokens)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from .checks import check_layers
-from .errors import CaptureError, InputError
+from .errors import AtlasError, CaptureError, InputError
 from .families import FamilySpec
 from .hooks import AttentionRecorder
 
@@ -63,6 +64,14 @@ def stack_layers(
         check_layers(chosen_weights, [names[layer] for layer in chosen], role)
     captured = tuple(layer for layer in chosen if weights[layer] is not None)
     missing = tuple(layer for layer in chosen if weights[layer] is None)
+    shapes = {layer: tuple(weights[layer].shape[1:]) for layer in captured}
+    expected = shapes[captured[0]]
+    for layer, shape in shapes.items():
+        if shape != expected:
+            raise CaptureError(
+                f"{role}: captured shape {shape} for layer {layer} ({names[layer]}) does not match layer "
+                f"{captured[0]}'s {expected}. The module returned something other than [head, query, key] weights."
+            )
     array = np.stack([weights[layer][0].float().cpu().numpy() for layer in captured])
     return array, captured, missing
 
@@ -94,4 +103,23 @@ def ensure_eager(loaded) -> None:
         raise CaptureError(
             f"The model runs {current} attention, which returns no weights, and it cannot switch to eager "
             f"attention ({error}). Load a model that supports attn_implementation='eager'."
+        ) from error
+
+
+@contextlib.contextmanager
+def forward_errors(loaded) -> Iterator[None]:
+    """Turn an exception raised inside the model's forward pass into CaptureError naming it.
+
+    Custom and remote-code models fail in their own code, for example when an attention
+    module returns fewer values than its parent unpacks. Errors of Attention Atlas itself pass through.
+    """
+    try:
+        yield
+    except AtlasError:
+        raise
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AttributeError) as error:
+        logger.warning("Forward pass of %s failed: %r", loaded.source, error)
+        raise CaptureError(
+            f"The model {loaded.source} raised {type(error).__name__} during its forward pass: {error}. "
+            "Its attention modules may return something other than (output, weights); check the model's code."
         ) from error
