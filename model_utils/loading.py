@@ -14,6 +14,7 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from .devices import input_device, needs_spreading, pick_device, weights_bytes
 from .errors import ModelLoadError
 from .families import FamilySpec, family_for, find_attention_modules
 from .sources import SourcePolicy, check_config, check_source, embedded_source, explain_missing_hub_model, explain_rejected_pickle
@@ -88,13 +89,7 @@ def resolve_source(source: str | os.PathLike | None) -> tuple[str, str]:
 
 def resolve_device(name: str) -> str:
     """Return ``name``, or for ``auto`` the first available of cuda, mps and cpu."""
-    if name != "auto":
-        return name
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return pick_device(name)
 
 
 def _model_class(config) -> type:
@@ -131,13 +126,15 @@ def load_model(
     device: str = "cpu",
     trust_remote_code: bool = False,
     policy: SourcePolicy | None = None,
+    device_map: str | None = None,
 ) -> LoadedModel:
     """Load a model for capture: the embedded default, a Hugging Face model id or a local folder.
 
     The model is put in eval mode with eager attention, because SDPA and flash attention
     return no weights. ``policy`` limits what may be loaded (allowed models, model folders,
     remote code, pickle weights); without one, only remote code is off unless
-    ``trust_remote_code`` is set.
+    ``trust_remote_code`` is set. ``device_map="auto"`` spreads the model over the GPUs and
+    the CPU with accelerate; a local model too large for ``device`` is spread that way too.
     """
     if dtype not in DTYPES:
         raise ModelLoadError(f"Invalid dtype '{dtype}'. Choose one of {', '.join(DTYPES)}.")
@@ -146,6 +143,10 @@ def load_model(
     policy = policy or SourcePolicy(trust_remote_code=trust_remote_code)
     checked = embedded_source(target, shown_name) if target != shown_name else check_source(target, policy)
     hub_options = dict(revision=revision, trust_remote_code=checked.trust_remote_code, local_files_only=checked.local_files_only)
+    if device_map is None and needs_spreading(weights_bytes(checked.target), device):
+        logger.info("Model %s does not fit on %s; spreading it with device_map='auto'", shown_name, device)
+        device_map = "auto"
+    placement = {"device_map": device_map} if device_map is not None else {}
     started = time.perf_counter()
     transformers.utils.logging.disable_progress_bar()
     try:
@@ -157,6 +158,7 @@ def load_model(
             dtype=DTYPES[dtype],
             attn_implementation=CAPTURE_IMPLEMENTATION,
             use_safetensors=checked.use_safetensors,
+            **placement,
             **hub_options,
         )
     except pickle.UnpicklingError as error:
@@ -169,7 +171,11 @@ def load_model(
         if isinstance(error, OSError) and checked.local_files_only and not checked.is_local:
             raise explain_missing_hub_model(shown_name, policy) from error
         raise _explain_load_failure(shown_name, error) from error
-    model.to(device).eval()
+    if device_map is None:
+        model.to(device)
+    else:
+        device = input_device(model)
+    model.eval()
     loaded = wrap_model(model, tokenizer, shown_name, revision=revision, device=device)
     logger.info(
         "Loaded model %s (%s) on %s as %s in %.2f s",

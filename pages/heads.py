@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.selection import selected_cell, selected_token
 from ui.session import current_capture
@@ -39,7 +40,7 @@ with heatmap_column:
         key_title=t("common.key"),
         weight_title=t("common.weight"),
     )
-    event = st.plotly_chart(heatmap, key="heads.heatmap_chart", on_select="rerun", selection_mode="points")
+    event = show_chart(heatmap, key="heads.heatmap_chart", on_select="rerun", selection_mode="points")
     cell = selected_cell(event)
     if cell is not None:
         query, key = cell
@@ -79,7 +80,7 @@ with flow_column:
         key_label=t("common.key"),
         strongest_label=t("heads.flow_strongest_keys"),
     )
-    flow_event = st.plotly_chart(flow, key="heads.flow_chart", on_select="rerun", selection_mode="points")
+    flow_event = show_chart(flow, key="heads.flow_chart", on_select="rerun", selection_mode="points")
     clicked = selected_token(flow_event)
     if clicked is not None and clicked != focus:
         st.session_state["heads.focus_request"] = clicked

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.selection import selected_head
 from ui.session import current_capture, current_thumbnails
@@ -36,7 +37,7 @@ grid = head_grid_figure(
     weight_title=t("common.weight"),
     token_count=source.num_tokens,
 )
-event = st.plotly_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
+event = show_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
 if clicked is not None:
     st.session_state["heads.layer"], st.session_state["heads.head"] = clicked
@@ -75,5 +76,5 @@ comparison = heads_side_by_side(
     key_title=t("common.key"),
     weight_title=t("common.weight"),
 )
-st.plotly_chart(comparison, key="overview.compare_chart")
+show_chart(comparison, key="overview.compare_chart")
 render_downloads(comparison, result, "head-comparison", key="overview.compare_export")
