@@ -1,0 +1,101 @@
+"""Drive app.py with Streamlit's AppTest: submit the sidebar form, read errors and charts, list the pages."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+APP_FILE = APP_ROOT / "app.py"
+MODEL_KEY = "atlas.model_field"
+TEXT_KEY = "atlas.text_field"
+
+
+class NavigationPagesManager(PagesManager):
+    """A PagesManager that keeps Streamlit out of its legacy ``pages/`` folder mode.
+
+    AppTest in Streamlit 1.67 resets that flag before every run, so without this each run
+    after the first runs the page alone and the rerun asked for by ui/routing.py drops the
+    form's submit click.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+@contextlib.contextmanager
+def navigation_only() -> Iterator[None]:
+    """Patch AppTest to build NavigationPagesManager while the block runs."""
+    original = app_test_module.PagesManager
+    app_test_module.PagesManager = NavigationPagesManager
+    try:
+        yield
+    finally:
+        app_test_module.PagesManager = original
+
+
+def page_files() -> list[str]:
+    """Return the script path of every st.Page registered in app.py, in menu order."""
+    tree = ast.parse(APP_FILE.read_text(encoding="utf-8"))
+    pages = []
+    for node in ast.walk(tree):
+        is_page = isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+        if is_page and node.args and isinstance(node.args[0], ast.Constant):
+            pages.append(node.args[0].value)
+    return pages
+
+
+def page_url_paths() -> list[str]:
+    """Return the url_path of every page in app.py; each equals its file stem."""
+    return [Path(page).stem for page in page_files()]
+
+
+def start_app(page: str | None = None) -> AppTest:
+    """Run app.py once, on ``page`` when given (a path such as ``pages/overview.py``)."""
+    app = AppTest.from_file(str(APP_FILE), default_timeout=120)
+    app.run()
+    if page is not None:
+        app.switch_page(page).run()
+    return app
+
+
+def submit(app: AppTest, *, text: str | None = None, model: str | None = None) -> AppTest:
+    """Type into the sidebar's model and text fields and press Run."""
+    if model is not None:
+        app.sidebar.text_input(key=MODEL_KEY).set_value(model)
+    if text is not None:
+        app.sidebar.text_area(key=TEXT_KEY).set_value(text)
+    buttons = [button for button in app.sidebar.button if str(button.key).startswith("FormSubmitter:")]
+    assert len(buttons) == 1, [button.key for button in app.sidebar.button]
+    buttons[0].click()
+    return app.run()
+
+
+def exception_messages(app: AppTest) -> list[str]:
+    return [exception.message for exception in app.exception]
+
+
+def error_messages(app: AppTest) -> list[str]:
+    return [element.value for element in app.error]
+
+
+def warning_messages(app: AppTest) -> list[str]:
+    return [element.value for element in app.warning]
+
+
+def chart_specs(app: AppTest) -> list[dict]:
+    """Return every plotly figure on screen as parsed JSON."""
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def field_values(app: AppTest) -> tuple[str, str]:
+    """Return what the sidebar's model and text fields hold now."""
+    return app.sidebar.text_input(key=MODEL_KEY).value, app.sidebar.text_area(key=TEXT_KEY).value
