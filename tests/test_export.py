@@ -28,6 +28,8 @@ APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 HOSTILE_TOKEN = "</script><img src=x onerror=window.injected=1>"
 # Generous bound for "returns within seconds": the limits under test are far below it.
 RETURN_BOUND_SECONDS = 15.0
+# Limit for renders that must succeed: a start took over 10 s on a busy 2-core machine.
+RENDER_LIMIT_SECONDS = 120.0
 
 
 def softmax_rows(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -116,7 +118,7 @@ def process_gone(process_id: int, wait: float = 5.0) -> bool:
 
 
 def test_png_signature_size_and_manifest(figure, result, renderer):
-    data = export.figure_to_static(figure, "png", result.manifest, scale=2, renderer=renderer)
+    data = export.figure_to_static(figure, "png", result.manifest, scale=2, renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     assert Image.open(io.BytesIO(data)).size == (840, 720)
@@ -124,13 +126,13 @@ def test_png_signature_size_and_manifest(figure, result, renderer):
 
 
 def test_png_explicit_size_overrides_figure(figure, renderer):
-    data = export.figure_to_static(figure, "png", width=300, height=200, renderer=renderer)
+    data = export.figure_to_static(figure, "png", width=300, height=200, renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     assert Image.open(io.BytesIO(data)).size == (300, 200)
 
 
 def test_svg_parses_with_manifest(figure, result, renderer):
-    data = export.figure_to_static(figure, "svg", result.manifest, renderer=renderer)
+    data = export.figure_to_static(figure, "svg", result.manifest, renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     root = ElementTree.fromstring(data)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -141,7 +143,7 @@ def test_svg_parses_with_manifest(figure, result, renderer):
 
 
 def test_pdf_header_and_manifest(figure, result, renderer):
-    data = export.figure_to_static(figure, "pdf", result.manifest, title="层 0 head 0", renderer=renderer)
+    data = export.figure_to_static(figure, "pdf", result.manifest, title="层 0 head 0", renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     assert data.startswith(b"%PDF-")
     reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
@@ -158,7 +160,7 @@ def test_static_rejects_unknown_format(figure):
 
 def test_static_keeps_svg_token_text_escaped(result, renderer):
     heatmap = attention_heatmap(result.attentions[0, 0], result.tokens)
-    data = export.figure_to_static(heatmap, "svg", result.manifest, renderer=renderer)
+    data = export.figure_to_static(heatmap, "svg", result.manifest, renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     root = ElementTree.fromstring(data)
     assert not [element for element in root.iter() if element.tag.endswith("img") or element.tag.endswith("script")]
@@ -184,7 +186,7 @@ def test_tiny_time_limit_raises_timeout(figure, renderer):
 
     assert time.monotonic() - started < RETURN_BOUND_SECONDS
     # The next render starts a fresh process and works.
-    assert export.figure_to_static(figure, "png", renderer=renderer).startswith(b"\x89PNG")
+    assert export.figure_to_static(figure, "png", renderer=renderer, timeout=RENDER_LIMIT_SECONDS).startswith(b"\x89PNG")
 
 
 def test_hanging_browser_is_killed_on_timeout(figure, tmp_path):
@@ -211,11 +213,10 @@ def test_failed_browser_start_reports_error(figure, tmp_path):
     broken_browser.chmod(0o755)
     broken = StaticRenderer(str(broken_browser))
 
-    started = time.monotonic()
-    with pytest.raises(export.StaticExportError):
-        export.figure_to_static(figure, "png", timeout=8, renderer=broken)
+    with pytest.raises(export.StaticExportError) as caught:
+        export.figure_to_static(figure, "png", timeout=RENDER_LIMIT_SECONDS, renderer=broken)
 
-    assert time.monotonic() - started < RETURN_BOUND_SECONDS
+    assert not isinstance(caught.value, export.ExportTimeoutError)
     broken.close()
 
 
@@ -237,10 +238,10 @@ def titled_figure(title: str) -> go.Figure:
 def test_cjk_text_drawn_as_glyphs(renderer, tmp_path):
     # Two different three-character titles: drawn with a CJK font they differ; drawn as
     # missing-glyph boxes they come out identical, which the control renderer shows.
-    with_cjk = [export.figure_to_static(titled_figure(title), "png", renderer=renderer) for title in ("注意力", "模型层")]
+    with_cjk = [export.figure_to_static(titled_figure(title), "png", renderer=renderer, timeout=RENDER_LIMIT_SECONDS) for title in ("注意力", "模型层")]
     control = StaticRenderer(environment=fonts_without_cjk(tmp_path))
     try:
-        without_cjk = [export.figure_to_static(titled_figure(title), "png", renderer=control, timeout=20) for title in ("注意力", "模型层")]
+        without_cjk = [export.figure_to_static(titled_figure(title), "png", renderer=control, timeout=RENDER_LIMIT_SECONDS) for title in ("注意力", "模型层")]
     finally:
         control.close()
 
@@ -251,7 +252,7 @@ def test_cjk_text_drawn_as_glyphs(renderer, tmp_path):
 
 def test_static_uses_cjk_font_family(renderer):
     bare = titled_figure("注意力")
-    data = export.figure_to_static(bare, "svg", renderer=renderer)
+    data = export.figure_to_static(bare, "svg", renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
 
     assert "Noto Sans CJK SC" in data.decode("utf-8")
     assert bare.layout.font.family is None
@@ -450,6 +451,19 @@ def download_labels(app: AppTest) -> list[str]:
 
 @pytest.fixture
 def heads_app(monkeypatch):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # AppTest resets Streamlit's legacy ``pages/`` folder flag before every run, so each run
+    # of a page first reruns through app.py (see ui/routing.py) and a button click is lost
+    # on the way. A server clears the flag once per process; do the same here.
+    original_init = PagesManager.__init__
+
+    def init_without_folder_mode(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_without_folder_mode)
+
     def start(**environment) -> AppTest:
         from ui.session import get_settings
 
@@ -480,7 +494,8 @@ def test_heads_page_offers_data_downloads(heads_app):
 
 
 def test_heads_page_renders_static_on_request(heads_app):
-    app = heads_app()
+    # A long limit: this test checks the buttons, not the speed of a shared, busy machine.
+    app = heads_app(ATLAS_EXPORT_TIMEOUT_SECONDS="120")
     prepare = [button for button in app.button if button.key == "heads.heatmap_export.prepare"]
     assert len(prepare) == 1
 
@@ -514,3 +529,74 @@ def test_heads_page_timeout_message(heads_app):
     assert len(warnings) == 1
     assert "0.01 s" in warnings[0]
     assert "HTML, CSV, NPZ and JSON" in warnings[0]
+
+
+def downloads_script(weight_limit: int | None = None):
+    """Draw one head's figure with its download buttons, as a page does; ``test.head`` picks the head."""
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from tests.test_export import make_result
+    from ui import downloads
+
+    if weight_limit is not None:
+        downloads.TEXT_EXPORT_MAX_WEIGHTS = weight_limit
+    result = make_result()
+    head = st.session_state.get("test.head", 0)
+    figure = go.Figure(go.Heatmap(z=result.attentions[0, head]), layout={"width": 300, "height": 300})
+    downloads.render_downloads(figure, result, "figure", key="test.export")
+
+
+@pytest.fixture
+def downloads_app(monkeypatch):
+    import ui.downloads
+
+    monkeypatch.setattr(ui.downloads, "TEXT_EXPORT_MAX_WEIGHTS", ui.downloads.TEXT_EXPORT_MAX_WEIGHTS)
+
+    def start(**kwargs) -> AppTest:
+        app = AppTest.from_function(downloads_script, kwargs=kwargs, default_timeout=60)
+        app.run()
+        assert [exception.message for exception in app.exception] == []
+        return app
+
+    return start
+
+
+def test_downloads_offer_every_data_format(downloads_app):
+    app = downloads_app()
+    buttons = {button.proto.label: button.proto for button in app.get("download_button")}
+
+    assert list(buttons) == ["HTML", "CSV", "NPZ", "JSON"]
+    for label, proto in buttons.items():
+        assert not proto.disabled, label
+        assert proto.ignore_rerun, label
+        # Deferred: a file id to build on click, no file made during the script run.
+        assert proto.deferred_file_id, label
+        assert not proto.url, label
+
+
+def test_downloads_disable_text_over_limit(downloads_app):
+    app = downloads_app(weight_limit=10)
+    buttons = {button.proto.label: button.proto for button in app.get("download_button")}
+
+    assert buttons["CSV"].disabled
+    assert buttons["JSON"].disabled
+    assert not buttons["NPZ"].disabled
+    assert any("NPZ" in caption.value for caption in app.caption)
+
+
+def test_downloads_static_files_follow_figure(downloads_app):
+    app = downloads_app()
+    app.button(key="test.export.prepare").click()
+    app.run()
+
+    static_labels = [label for label in download_labels(app) if label in ("PNG", "SVG", "PDF")]
+    assert static_labels == ["PNG", "SVG", "PDF"]
+    assert app.session_state["test.export.static_files"].files["png"].startswith(b"\x89PNG")
+
+    # Another head is another figure: the rendered files no longer match and are dropped.
+    app.session_state["test.head"] = 1
+    app.run()
+
+    assert "test.export.static_files" not in app.session_state
+    assert "PNG" not in download_labels(app)

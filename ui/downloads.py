@@ -126,7 +126,7 @@ def _static_buttons(figure: go.Figure, result, name: str, key: str) -> None:
     settings = get_settings()
     browser_path = settings.chromium_path or None
     try:
-        export.find_browser(browser_path)
+        export.warm_up(browser_path)
     except export.BrowserNotFoundError as error:
         st.info(t("export.no_browser", reason=str(error)))
         return

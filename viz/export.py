@@ -40,6 +40,7 @@ __all__ = [
     "figure_to_html",
     "figure_to_static",
     "find_browser",
+    "warm_up",
     "weight_count",
 ]
 
@@ -135,6 +136,14 @@ def figure_to_static(
     if manifest is None:
         return data
     return embed_manifest(data, fmt, manifest, title=title)
+
+
+def warm_up(browser_path: str | None = None) -> None:
+    """Start the shared renderer's browser in the background so the first static export is fast.
+
+    Raises BrowserNotFoundError at once when no browser is found.
+    """
+    shared_renderer(browser_path).warm_up()
 
 
 def _kind_axes(result, kind: str) -> tuple[np.ndarray, list[int], tuple[str, ...], tuple[str, ...]]:

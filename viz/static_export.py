@@ -32,6 +32,8 @@ BROWSER_INSTALL_HINT = "Install Chromium (Debian/Ubuntu: `apt-get install chromi
 # Seconds without a render before the child process closes its browser to free memory.
 WORKER_IDLE_SECONDS = 600.0
 CLOSE_WAIT_SECONDS = 3.0
+# Time limit for a start in the background; on a busy 2-core machine one start took 10 s.
+WARM_UP_SECONDS = 60.0
 _STDERR_TAIL_BYTES = 2000
 
 
@@ -95,6 +97,8 @@ class StaticRenderer:
         self.browser_path = browser_path
         self.environment = environment
         self._lock = threading.Lock()
+        self._warming = False
+        self._warming_lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._browser_pid: int | None = None
         self._stderr = None
@@ -109,31 +113,68 @@ class StaticRenderer:
         deadline = _Deadline(timeout)
         browser = find_browser(self.browser_path)
         if not self._lock.acquire(timeout=max(deadline.remaining(), 0)):
+            if self._warming:
+                raise ExportTimeoutError(f"Chromium was still starting after {timeout:g} s. Try again in a moment.")
             raise ExportTimeoutError(f"Another static export was still running after {timeout:g} s. Try again in a moment.")
         try:
             return self._render_locked(browser, figure_json.encode("utf-8"), options, deadline)
         finally:
             self._lock.release()
 
+    def is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def warm_up(self, timeout: float = WARM_UP_SECONDS) -> None:
+        """Start the child process and its browser on a background thread, unless one is running or starting.
+
+        The first render then skips the start, which takes seconds. Raises
+        BrowserNotFoundError at once when no browser is found.
+        """
+        browser = find_browser(self.browser_path)
+        with self._warming_lock:
+            if self._warming or self.is_running():
+                return
+            self._warming = True
+        threading.Thread(target=self._warm_up, args=(browser, timeout), name="kaleido-warm-up", daemon=True).start()
+
+    def _warm_up(self, browser: str, timeout: float) -> None:
+        try:
+            with self._lock:
+                if not self.is_running():
+                    self._start(browser, _Deadline(timeout))
+        except StaticExportError as error:
+            logger.warning("Starting the kaleido process in the background failed: %s", error)
+            with self._lock:
+                self._stop()
+        finally:
+            self._warming = False
+
     def close(self) -> None:
-        """Stop the child process, letting it close its browser for up to CLOSE_WAIT_SECONDS first."""
-        with self._lock:
-            if self._process is not None and self._process.poll() is None:
+        """Stop the child process, letting it close its browser for up to CLOSE_WAIT_SECONDS first.
+
+        A render or start still running after CLOSE_WAIT_SECONDS is cut off: its process is killed.
+        """
+        locked = self._lock.acquire(timeout=CLOSE_WAIT_SECONDS)
+        try:
+            if locked and self.is_running():
                 self._process.stdin.close()
                 try:
                     self._process.wait(CLOSE_WAIT_SECONDS)
                 except subprocess.TimeoutExpired:
                     logger.warning("The kaleido process %s did not exit within %s s; killing it", self._process.pid, CLOSE_WAIT_SECONDS)
             self._stop()
+        finally:
+            if locked:
+                self._lock.release()
 
     def _render_locked(self, browser: str, figure_json: bytes, options: dict, deadline: _Deadline) -> bytes:
         try:
-            if self._process is None or self._process.poll() is not None:
+            if not self.is_running():
                 self._start(browser, deadline)
             self._write_frame(options, figure_json, deadline)
             reply, payload = self._read_frame(deadline)
         except ExportTimeoutError:
-            logger.warning("Static export timed out after %s s; killing the kaleido process %s", deadline.seconds, self._pid())
+            logger.warning("Static export timed out after %.3g s; killing the kaleido process %s", deadline.seconds, self._pid())
             self._stop()
             raise
         except StaticExportError:
