@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.compare import compare_attention
-from ui.analysis import render_table_download, selected_head
+from ui.analysis import keep_valid_choice, render_table_download, selected_head
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.session import Request, capture_for, current_capture, current_request
@@ -95,6 +95,8 @@ table = pd.DataFrame(
 )
 render_table_download(table, first, "compare-head-distance", key="compare.distance_csv")
 
+keep_valid_choice("compare.layer", first.layers, first.layers[0])
+keep_valid_choice("compare.head", range(first.num_heads), 0)
 layer_column, head_column = st.columns(2)
 layer = layer_column.selectbox(t("heads.layer"), first.layers, key="compare.layer")
 head = head_column.selectbox(t("heads.head"), range(first.num_heads), key="compare.head")

@@ -11,7 +11,7 @@ from analysis.flow import (
     choose_flow_method,
 )
 from analysis.rollout import HEAD_FUSIONS, attention_rollout, fuse_heads, residual_attention, traced_shares
-from ui.analysis import matrix_frame, render_table_download, result_key, selected_node
+from ui.analysis import keep_valid_choice, matrix_frame, render_table_download, result_key, selected_node
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.session import current_capture
@@ -55,6 +55,13 @@ key = result_key(result)
 levels = result.num_layers + 1
 level_names = [t("layers.input")] + [f"{t('common.layer')} {layer}" for layer in result.layers]
 
+# Defaults go into session state, not the widgets: a widget given both a default and a
+# session value (as keep_widget_state() leaves after a page switch) makes Streamlit warn.
+st.session_state.setdefault("layers.edges", 2)
+for name in ("layers.trace_level", "layers.matrix_level"):
+    if st.session_state.get(name) not in range(1, levels):
+        st.session_state[name] = levels - 1
+keep_valid_choice("layers.trace_token", [None, *range(result.num_tokens)], None)
 if "layers.trace_request" in st.session_state:
     st.session_state["layers.trace_level"], st.session_state["layers.trace_token"] = st.session_state.pop("layers.trace_request")
 
@@ -66,11 +73,10 @@ fusion = fusion_column.selectbox(
     t("layers.fusion"), HEAD_FUSIONS, format_func=lambda name: t(f"layers.fusion_{name}"), key="layers.fusion",
     help=t("layers.fusion_help"),
 )
-per_node = edges_column.slider(t("layers.edges"), 1, 5, 2, key="layers.edges")
+per_node = edges_column.slider(t("layers.edges"), 1, 5, key="layers.edges")
 level_column, token_column = st.columns(2)
 trace_level = level_column.selectbox(
-    t("layers.trace_level"), range(1, levels), index=levels - 2, format_func=lambda level: level_names[level],
-    key="layers.trace_level",
+    t("layers.trace_level"), range(1, levels), format_func=lambda level: level_names[level], key="layers.trace_level"
 )
 trace_token = token_column.selectbox(
     t("layers.trace_token"), [None, *range(result.num_tokens)],
@@ -116,8 +122,7 @@ render_downloads(graph, result, f"token-flow-layers-{method}", key="layers.graph
 
 st.subheader(t(f"layers.{method}_matrix"))
 matrix_level = st.selectbox(
-    t("layers.matrix_level"), range(1, levels), index=levels - 2, format_func=lambda level: level_names[level],
-    key="layers.matrix_level",
+    t("layers.matrix_level"), range(1, levels), format_func=lambda level: level_names[level], key="layers.matrix_level"
 )
 if method == ROLLOUT:
     matrix = rollout[matrix_level - 1]

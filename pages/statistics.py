@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.statistics import STATISTICS, head_statistics, punctuation_mask, similar_heads
-from ui.analysis import render_table_download, result_key, selected_head
+from ui.analysis import keep_valid_choice, render_table_download, result_key, selected_head
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.session import current_capture
@@ -67,11 +67,15 @@ render_table_download(frame, result, "head-statistics", key="stats.table_csv")
 
 st.subheader(t("stats.similar"))
 st.caption(t("stats.similar_help"))
+keep_valid_choice("stats.similar_layer", result.layers, result.layers[0])
+keep_valid_choice("stats.similar_head", range(result.num_heads), 0)
 layer_column, head_column, count_column = st.columns([1, 1, 2])
 layer = layer_column.selectbox(t("heads.layer"), result.layers, key="stats.similar_layer")
 head = head_column.selectbox(t("heads.head"), range(result.num_heads), key="stats.similar_head")
 most = max(1, result.num_layers * result.num_heads - 1)
-count = count_column.slider(t("stats.similar_count"), 1, min(20, most), min(5, most), key="stats.similar_count")
+if not 1 <= st.session_state.get("stats.similar_count", 0) <= min(20, most):
+    st.session_state["stats.similar_count"] = min(5, most)
+count = count_column.slider(t("stats.similar_count"), 1, min(20, most), key="stats.similar_count")
 layer_index = result.layers.index(layer)
 ranked = similar_heads(result.attentions, layer_index, head, count)
 similar_frame = statistics_frame(statistics.values, result.layers, titles)

@@ -6,10 +6,10 @@ import streamlit as st
 from analysis.walkthrough import attention_steps
 from model_utils import AtlasError
 from model_utils.qk import capture_query_key
-from ui.analysis import render_table_download
+from ui.analysis import keep_valid_choice, render_table_download
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
-from ui.session import current_capture, current_request, get_settings, shared_model
+from ui.session import _load_shared_model, current_capture, current_request, get_settings
 from ui.text import error_text, t
 from viz.walkthrough import steps_figure, steps_frame, vectors_figure
 
@@ -20,8 +20,9 @@ MATCH_TOLERANCE = 1e-5
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _query_key(_loaded, source: str, text: str, max_tokens: int):
-    return capture_query_key(_loaded, text, max_tokens=max_tokens)
+def _query_key(source: str, text: str, max_tokens: int):
+    # The model is already loaded and cached: current_capture() above loaded it.
+    return capture_query_key(_load_shared_model(source), text, max_tokens=max_tokens)
 
 
 st.header(t("walkthrough.title"))
@@ -33,11 +34,8 @@ if st.session_state.get("atlas.merge_words") or st.session_state.get("atlas.hide
     st.info(t("walkthrough.pieces_note"))
 
 request = current_request()
-loaded = shared_model(request.model)
-if loaded is None:
-    st.stop()
 try:
-    record = _query_key(loaded, request.model, request.text, get_settings().max_tokens)
+    record = _query_key(request.model, request.text, get_settings().max_tokens)
 except AtlasError as error:
     st.error(error_text("walkthrough.failed", error))
     st.stop()
@@ -45,6 +43,9 @@ if record.token_ids != result.token_ids:
     st.error(t("walkthrough.token_mismatch", recorded=len(record.token_ids), captured=result.num_tokens))
     st.stop()
 
+keep_valid_choice("walkthrough.layer", result.layers, result.layers[0])
+keep_valid_choice("walkthrough.head", range(result.num_heads), 0)
+keep_valid_choice("walkthrough.query", range(result.num_tokens), 0)
 layer_column, head_column, query_column = st.columns(3)
 layer = layer_column.selectbox(t("heads.layer"), result.layers, key="walkthrough.layer")
 head = head_column.selectbox(t("heads.head"), range(result.num_heads), key="walkthrough.head")

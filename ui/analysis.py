@@ -62,3 +62,13 @@ def matrix_frame(matrix, tokens) -> pd.DataFrame:
             "value": np.asarray(matrix, dtype=np.float64).ravel(),
         }
     )
+
+
+def keep_valid_choice(key: str, options, default) -> None:
+    """Reset a widget's stored value to ``default`` when it is no longer among ``options``.
+
+    A new text or model changes the token, layer and head counts, and a value kept from the
+    old capture would otherwise point past the new options.
+    """
+    if key in st.session_state and st.session_state[key] not in list(options):
+        st.session_state[key] = default

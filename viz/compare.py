@@ -12,6 +12,7 @@ from .statistics import click_markers
 from .style import FONT_FAMILY
 
 DISTANCE_COLORSCALE = "Magma_r"
+MIN_COLOR_RANGE = 0.01
 
 
 def head_distance_figure(
@@ -23,15 +24,21 @@ def head_distance_figure(
     layer_label: str = "layer",
     head_label: str = "head",
 ) -> go.Figure:
-    """Draw ``[layer, head]`` distances from 0 to 1; a click selects ``[layer, head]`` through customdata."""
+    """Draw ``[layer, head]`` distances; a click selects ``[layer, head]`` through customdata.
+
+    The colour range runs from 0 to the largest distance (at least ``MIN_COLOR_RANGE``), so
+    small differences between close captures stay visible; the colour bar shows the range.
+    """
     num_heads = distance.shape[1]
+    finite = distance[np.isfinite(distance)]
+    top = max(float(finite.max()) if finite.size else 0.0, MIN_COLOR_RANGE)
     figure = go.Figure(
         go.Heatmap(
             z=distance,
             x=list(range(num_heads)),
             y=list(range(len(layers))),
             zmin=0.0,
-            zmax=1.0,
+            zmax=top,
             colorscale=DISTANCE_COLORSCALE,
             customdata=np.array([[layer] * num_heads for layer in layers]),
             hovertemplate=f"{layer_label} %{{customdata}}, {head_label} %{{x}}<br>{plotly_literal(value_label)} %{{z:.4f}}<extra></extra>",

@@ -45,6 +45,16 @@ def click_markers(layers: Sequence[int], num_heads: int) -> go.Scatter:
     )
 
 
+def _panel_title(values: np.ndarray, title: str, name: str) -> str:
+    """Return a panel title; an open-range statistic names its colour range, since only 0–1 has a colour bar."""
+    if name not in OPEN_RANGE_STATISTICS:
+        return plotly_literal(title)
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    high = float(finite.max()) if finite.size else 1.0
+    return f"{plotly_literal(title)} (0–{high:.2f})"
+
+
 def statistics_figure(
     values: Mapping[str, np.ndarray],
     layers: Sequence[int],
@@ -63,9 +73,9 @@ def statistics_figure(
     figure = make_subplots(
         rows=rows,
         cols=PANEL_COLUMNS,
-        subplot_titles=[plotly_literal(titles[name]) for name in names],
+        subplot_titles=[_panel_title(values[name], titles[name], name) for name in names],
         horizontal_spacing=0.04,
-        vertical_spacing=0.12,
+        vertical_spacing=0.16,
     )
     num_heads = next(iter(values.values())).shape[1]
     for index, name in enumerate(names):
@@ -101,7 +111,7 @@ def statistics_figure(
             tickmode="array", tickvals=list(range(len(layers))), ticktext=[str(layer) for layer in layers],
             autorange="reversed", title_text=layer_label if column == 1 else None, row=row, col=column,
         )
-        figure.update_xaxes(title_text=head_label, row=row, col=column, showgrid=False)
+        figure.update_xaxes(title_text=head_label if row == rows else None, row=row, col=column, showgrid=False)
     figure.update_layout(
         height=max(420, rows * (120 + 26 * len(layers))),
         font=dict(family=FONT_FAMILY),
