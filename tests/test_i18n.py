@@ -23,9 +23,17 @@ from viz.static_export import StaticRenderer
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 
-# Keys whose Chinese text legitimately has no Chinese character: the product name and
-# templates made only of placeholders and punctuation.
-LATIN_ONLY_KEYS = {"app.title"}
+# Keys whose Chinese text legitimately has no Chinese character: the product name, the
+# sentence-pair directions and a formula used as a column header. Templates made only of
+# placeholders and punctuation pass without being listed.
+LATIN_ONLY_KEYS = {
+    "app.title",
+    "views.pair_AA",
+    "views.pair_AB",
+    "views.pair_BA",
+    "views.pair_BB",
+    "walkthrough.column_raw",
+}
 
 # Labels that read the same in both languages: the product name, file formats, language names.
 LATIN_ONLY_LABELS = {"Attention Atlas", "HTML", "CSV", "NPZ", "JSON", "PNG", "SVG", "PDF", *LANGUAGES.values()}
@@ -73,6 +81,11 @@ def test_chinese_entries_are_chinese():
 
 def test_latin_only_keys_exist():
     assert LATIN_ONLY_KEYS <= set(ENGLISH)
+
+
+def test_latin_only_keys_match_english():
+    for key in LATIN_ONLY_KEYS:
+        assert SIMPLIFIED_CHINESE[key] == ENGLISH[key], key
 
 
 def test_placeholders_match_english():
