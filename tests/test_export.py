@@ -103,15 +103,31 @@ def png_text(data: bytes) -> dict:
 def process_gone(process_id: int, wait: float = 5.0) -> bool:
     """Return True once the process no longer exists or is a zombie waiting to be reaped."""
     end = time.monotonic() + wait
-    while time.monotonic() < end:
+    while True:
         try:
             state = Path(f"/proc/{process_id}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except FileNotFoundError:
             return True
         if state == "Z":
             return True
+        if time.monotonic() >= end:
+            return False
         time.sleep(0.1)
-    return False
+
+
+def processes_running(command_part: str) -> list[int]:
+    """Return the ids of live processes whose command line contains ``command_part``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if command_part in command and not process_gone(int(entry.name), wait=0):
+            found.append(int(entry.name))
+    return found
 
 
 # --- static images -----------------------------------------------------------------------
@@ -204,7 +220,22 @@ def test_hanging_browser_is_killed_on_timeout(figure, tmp_path):
     assert elapsed < RETURN_BOUND_SECONDS
     assert pid_file.exists(), "the fake browser never started"
     assert process_gone(int(pid_file.read_text()))
+    assert processes_running(str(fake_browser)) == []
     hanging.close()
+
+
+def test_idle_worker_exits_and_restarts(figure):
+    idle = StaticRenderer(idle_seconds=1)
+    try:
+        assert export.figure_to_static(figure, "svg", renderer=idle, timeout=RENDER_LIMIT_SECONDS).startswith(b"<svg")
+        worker = idle._process
+        worker.wait(RENDER_LIMIT_SECONDS)
+
+        assert not idle.is_running()
+        assert export.figure_to_static(figure, "svg", renderer=idle, timeout=RENDER_LIMIT_SECONDS).startswith(b"<svg")
+        assert idle._process is not worker
+    finally:
+        idle.close()
 
 
 def test_failed_browser_start_reports_error(figure, tmp_path):

@@ -7,7 +7,8 @@ big-endian header of two lengths, a JSON header, then a binary payload.
 Messages sent to the parent:
 - ``{"event": "browser", "pid": PID}`` as soon as Chromium's process exists, so the parent
   can kill its process group if the start hangs;
-- ``{"event": "ready"}`` once the browser is connected;
+- ``{"event": "ready"}`` once the browser is connected, or ``{"event": "failed", "error":
+  TEXT}`` when it could not be started;
 - one reply per request: ``{"ok": true}`` with the file as payload, or ``{"ok": false,
   "error": TEXT}``.
 
@@ -21,8 +22,8 @@ import argparse
 import asyncio
 import json
 import logging
-import struct
 import os
+import struct
 import sys
 import threading
 
@@ -31,15 +32,30 @@ FRAME_HEADER = struct.Struct(">II")
 logger = logging.getLogger("viz.kaleido_worker")
 
 
-def read_frame(stream) -> tuple[dict, bytes] | None:
-    """Read one frame from a binary stream; return None at end of file."""
-    prefix = stream.read(FRAME_HEADER.size)
-    if len(prefix) < FRAME_HEADER.size:
+def _read_exactly(descriptor: int, size: int) -> bytes | None:
+    chunks = []
+    while size > 0:
+        chunk = os.read(descriptor, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(descriptor: int) -> tuple[dict, bytes] | None:
+    """Read one frame from a file descriptor; return None at end of file.
+
+    Reads go straight to the descriptor: a buffered reader blocked on a daemon thread
+    makes Python abort at exit.
+    """
+    prefix = _read_exactly(descriptor, FRAME_HEADER.size)
+    if prefix is None:
         return None
     header_size, payload_size = FRAME_HEADER.unpack(prefix)
-    header = stream.read(header_size)
-    payload = stream.read(payload_size)
-    if len(header) < header_size or len(payload) < payload_size:
+    header = _read_exactly(descriptor, header_size)
+    payload = _read_exactly(descriptor, payload_size)
+    if header is None or payload is None:
         return None
     return json.loads(header), payload
 
@@ -65,12 +81,12 @@ async def _open_browser(renderer, output) -> None:
     write_frame(output, {"event": "ready"})
 
 
-def _start_reader(input_stream, loop, requests: asyncio.Queue) -> None:
+def _start_reader(input_descriptor: int, loop, requests: asyncio.Queue) -> None:
     """Read frames on a daemon thread, so an idle exit does not wait for a read that blocks."""
 
     def read_all() -> None:
         while True:
-            frame = read_frame(input_stream)
+            frame = read_frame(input_descriptor)
             loop.call_soon_threadsafe(requests.put_nowait, frame)
             if frame is None:
                 return
@@ -78,14 +94,18 @@ def _start_reader(input_stream, loop, requests: asyncio.Queue) -> None:
     threading.Thread(target=read_all, name="kaleido-worker-reader", daemon=True).start()
 
 
-async def serve(browser_path: str, idle_seconds: float, input_stream, output) -> None:
+async def serve(browser_path: str, idle_seconds: float, input_descriptor: int, output) -> None:
     import kaleido
 
     requests: asyncio.Queue = asyncio.Queue()
-    _start_reader(input_stream, asyncio.get_running_loop(), requests)
+    _start_reader(input_descriptor, asyncio.get_running_loop(), requests)
     # MathJax stays off: offline, kaleido otherwise waits seconds for a CDN on some renders.
     renderer = kaleido.Kaleido(path=browser_path, mathjax=False, timeout=None)
-    await _open_browser(renderer, output)
+    try:
+        await _open_browser(renderer, output)
+    except Exception as error:  # noqa: BLE001 the parent shows the reason to the user
+        write_frame(output, {"event": "failed", "error": f"{type(error).__name__}: {error}"})
+        return
     try:
         while True:
             try:
@@ -117,7 +137,7 @@ def main() -> None:
     output = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(serve(arguments.browser, arguments.idle, sys.stdin.buffer, output))
+    asyncio.run(serve(arguments.browser, arguments.idle, sys.stdin.fileno(), output))
 
 
 if __name__ == "__main__":

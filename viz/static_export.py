@@ -91,11 +91,19 @@ class StaticRenderer:
     """One kaleido child process with its browser, used by one render at a time.
 
     ``environment`` replaces the child's environment variables (tests use it to hide fonts).
+    The child closes its browser and exits after ``idle_seconds`` without a render.
     """
 
-    def __init__(self, browser_path: str | None = None, *, environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        browser_path: str | None = None,
+        *,
+        environment: dict[str, str] | None = None,
+        idle_seconds: float = WORKER_IDLE_SECONDS,
+    ) -> None:
         self.browser_path = browser_path
         self.environment = environment
+        self.idle_seconds = idle_seconds
         self._lock = threading.Lock()
         self._warming = False
         self._warming_lock = threading.Lock()
@@ -192,7 +200,7 @@ class StaticRenderer:
         started = time.monotonic()
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
-            [sys.executable, str(WORKER_SCRIPT), "--browser", browser, "--idle", str(WORKER_IDLE_SECONDS)],
+            [sys.executable, str(WORKER_SCRIPT), "--browser", browser, "--idle", str(self.idle_seconds)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -206,6 +214,8 @@ class StaticRenderer:
                 self._browser_pid = int(event["pid"])
             elif event.get("event") == "ready":
                 break
+            elif event.get("event") == "failed":
+                raise StaticExportError(f"Chromium at '{browser}' did not start: {event.get('error', '')[:500]}")
         logger.info("Started kaleido process %s with %s in %.2f s", self._process.pid, browser, time.monotonic() - started)
 
     def _stop(self) -> None:
