@@ -122,7 +122,7 @@ MESSAGES: dict[str, str] = {
     "generation.nothing_generated": "模型没有生成任何 token。",
     "generation.step": "步骤",
     "generation.step_help": "第 k 步显示预测第 k 个生成 token 的那个位置的权重。",
-    "generation.step_note": "第 {step} 步：为了写出 **{token}**，位置 {query}（“{query_token}”）关注了下列键。",
+    "generation.step_note": "第 {step} 步：为了写出“{token}”，位置 {query}（“{query_token}”）关注了下列键。",
     "generation.bars_title": "第 {step} 步，第 {layer} 层",
     "generation.heatmap_title": "第 {layer} 层：所有步骤",
     "generation.boundary": "提示词结束",
@@ -269,4 +269,5 @@ MESSAGES: dict[str, str] = {
     "compare.distance_value": "散度",
     "compare.max_difference": "最大 |差值|",
     "compare.difference": "{first} 减去 {second}",
+    "compare.failed": "无法比较这两次结果",
 }

@@ -9,7 +9,7 @@ from ui.analysis import keep_valid_choice, render_table_download, selected_head
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.session import Request, capture_for, current_capture, current_request
-from ui.text import t
+from ui.text import error_text, t
 from viz.compare import head_distance_figure
 from viz.grid import heads_side_by_side
 
@@ -63,7 +63,7 @@ if first.layers != second.layers:
 try:
     comparison = compare_attention(first.attentions, second.attentions)
 except ValueError as error:
-    st.error(str(error))
+    st.error(error_text("compare.failed", error))
     st.stop()
 if not comparison.same_length:
     st.warning(

@@ -234,6 +234,14 @@ def screen_texts(node) -> list[tuple[str, str]]:
     return texts
 
 
+def _in_legend(trace: dict, layout: dict) -> bool:
+    """Return whether plotly lists the trace in the legend (heatmaps and images stay out unless asked)."""
+    if trace.get("showlegend") is True:
+        return True
+    legend_types = {"scatter", "scattergl", "bar", "box", "violin", "histogram"}
+    return trace.get("type", "scatter") in legend_types and trace.get("showlegend") is not False and layout.get("showlegend") is not False
+
+
 def figure_texts(spec: dict) -> list[str]:
     """Collect the interface text of a plotly figure: titles, annotations, legend names and hover templates."""
     layout = spec.get("layout", {})
@@ -252,7 +260,7 @@ def figure_texts(spec: dict) -> list[str]:
     for trace in spec.get("data", []):
         texts.append(title_of(trace.get("colorbar")))
         texts.append(trace.get("hovertemplate"))
-        if trace.get("showlegend") is not False and trace.get("name"):
+        if trace.get("name") and _in_legend(trace, layout):
             texts.append(trace["name"])
         hovertext = trace.get("hovertext")
         texts.extend(hovertext if isinstance(hovertext, list) else [hovertext])
