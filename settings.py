@@ -79,7 +79,7 @@ class Settings:
     )
     export_timeout_seconds: float = field(
         default=10.0,
-        metadata={"help": "Time limit in seconds for one PNG, SVG or PDF export."},
+        metadata={"help": "Time limit in seconds for rendering one figure's PNG, SVG and PDF together; past it the export is stopped and the user is told why."},
     )
     chromium_path: str = field(
         default="",
