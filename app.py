@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/layers.py", title=t("nav.layers"), url_path="layers"),
     st.Page("pages/walkthrough.py", title=t("nav.walkthrough"), url_path="walkthrough"),
     st.Page("pages/compare.py", title=t("nav.compare"), url_path="compare"),
+    st.Page("pages/generation.py", title=t("nav.generation"), url_path="generation"),
 ]
 navigation = st.navigation(PAGES)
 st.sidebar.title(t("app.title"))

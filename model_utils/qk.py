@@ -23,7 +23,7 @@ from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
 from .capture import _encode, validate_text
-from .errors import CaptureError
+from .errors import CaptureError, InputError
 from .families import SELF, find_attention_modules
 from .loading import LoadedModel
 
@@ -126,6 +126,10 @@ def capture_query_key(loaded: LoadedModel, text: str, *, max_tokens: int | None 
     The text is tokenized exactly as ``capture()`` does, so positions match its result.
     """
     validate_text(text)
+    if loaded.is_encoder_decoder:
+        raise InputError(
+            "The Q·K walk-through covers encoder and decoder models; for an encoder-decoder, use the Heads page."
+        )
     limit = min(max_tokens or loaded.max_tokens, loaded.max_tokens)
     encoding, _ = _encode(loaded, text, None, limit)
     inputs = {name: value.to(loaded.device) for name, value in encoding.items() if name in ("input_ids", "attention_mask")}

@@ -8,6 +8,7 @@ from ui.routing import require_app_entry
 from ui.selection import selected_cell, selected_token
 from ui.session import current_capture
 from ui.text import t
+from ui.views import add_kv_group_hover, choose_view, head_label
 from viz.flow import token_flow_figure
 from viz.heatmap import attention_heatmap
 
@@ -18,28 +19,33 @@ st.caption(t("heads.intro"))
 result = current_capture()
 if result is None:
     st.stop()
+view = choose_view(result, "heads")
 
 if "heads.focus_request" in st.session_state:
     st.session_state["heads.focus"] = st.session_state.pop("heads.focus_request")
 
 layer_column, head_column, rescale_column = st.columns([1, 1, 2])
 layer = layer_column.selectbox(t("heads.layer"), result.layers, key="heads.layer")
-head = head_column.selectbox(t("heads.head"), range(result.num_heads), key="heads.head")
+head = head_column.selectbox(
+    t("heads.head"), range(result.num_heads), format_func=lambda head: head_label(result, head), key="heads.head"
+)
 rescale = rescale_column.toggle(t("heads.rescale"), key="heads.rescale", help=t("heads.rescale_help"))
-layer_weights = result.layer(layer)
+layer_weights = view.attentions[result.layers.index(layer)]
 
 heatmap_column, flow_column = st.columns(2)
 with heatmap_column:
     heatmap = attention_heatmap(
         layer_weights[head],
-        result.tokens,
+        view.query_tokens,
+        view.key_tokens,
         title=t("heads.heatmap_title", layer=layer, head=head),
-        causal=result.is_causal,
+        causal=view.causal,
         rescale=rescale,
         query_title=t("common.query"),
         key_title=t("common.key"),
         weight_title=t("common.weight"),
     )
+    add_kv_group_hover(heatmap, result, head)
     event = show_chart(heatmap, key="heads.heatmap_chart", on_select="rerun", selection_mode="points")
     cell = selected_cell(event)
     if cell is not None:
@@ -47,10 +53,10 @@ with heatmap_column:
         st.info(
             t(
                 "heads.selected_cell",
-                query=query,
-                query_token=result.tokens[query],
-                key=key,
-                key_token=result.tokens[key],
+                query=view.query_positions[query],
+                query_token=view.query_tokens[query],
+                key=view.key_positions[key],
+                key_token=view.key_tokens[key],
                 weight=float(layer_weights[head, query, key]),
             )
         )
@@ -58,19 +64,26 @@ with heatmap_column:
 
 with flow_column:
     flow_heads = st.multiselect(
-        t("heads.flow_heads"), list(range(result.num_heads)), default=[head], key="heads.flow_heads"
+        t("heads.flow_heads"),
+        list(range(result.num_heads)),
+        default=[head],
+        format_func=lambda head: head_label(result, head),
+        key="heads.flow_heads",
     )
     threshold = st.slider(t("heads.threshold"), 0.0, 1.0, 0.1, 0.01, key="heads.threshold")
-    focus_options = [None, *range(result.num_tokens)]
+    focus_options = [None, *range(len(view.query_tokens))]
+    if st.session_state.get("heads.focus") not in focus_options:
+        st.session_state["heads.focus"] = None  # A focus from a longer view (another role or pair block).
     focus = st.selectbox(
         t("heads.focus"),
         focus_options,
-        format_func=lambda position: t("heads.focus_none") if position is None else f"{position}: {result.tokens[position]}",
+        format_func=lambda position: t("heads.focus_none") if position is None else f"{position}: {view.query_tokens[position]}",
         key="heads.focus",
     )
     flow = token_flow_figure(
         layer_weights,
-        result.tokens,
+        view.query_tokens,
+        view.key_tokens,
         heads=flow_heads,
         threshold=threshold,
         focus=focus,

@@ -19,6 +19,7 @@ from model_utils.sources import SourcePolicy
 from settings import Settings, load_settings
 
 from .examples import example_picker, tokenisation_note
+from .inputs import capture_kind, is_single_text, remember_kind, render_kind_fields, submitted_request
 from .text import LANGUAGE_KEY, current_language, error_text, t
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ MODEL_FIELD_KEY = "atlas.model_field"
 TEXT_FIELD_KEY = "atlas.text_field"
 MERGE_WORDS_KEY = "atlas.merge_words"
 HIDE_SPECIAL_KEY = "atlas.hide_special"
-PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.", "stats.", "layers.", "walkthrough.", "compare.")
+PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.", "stats.", "layers.", "walkthrough.", "compare.", "generation.")
 # Widget value types a script may not set: buttons, download buttons, file uploads, chat input.
 READ_ONLY_VALUE_TYPES = frozenset(
     {"trigger_value", "string_trigger_value", "json_trigger_value", "file_uploader_state_value", "chat_input_value"}
@@ -37,10 +38,18 @@ READ_ONLY_VALUE_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class Request:
-    """What the user submitted: the model and the text, the key of every cached capture."""
+    """What the user submitted: the model and the text, the key of every cached capture.
+
+    ``text_pair`` is text B of a sentence pair (encoders), ``target`` the target text of an
+    encoder-decoder (None generates one), and ``new_tokens`` how many tokens to generate:
+    the target length of an encoder-decoder, or the tokens a decoder adds to the prompt (0: none).
+    """
 
     model: str
     text: str
+    text_pair: str | None = None
+    target: str | None = None
+    new_tokens: int = 0
 
 
 @st.cache_resource(show_spinner=False)
@@ -56,11 +65,16 @@ def _load_shared_model(source: str) -> LoadedModel:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _cached_capture(source: str, text: str) -> CaptureResult:
+def _cached_capture(
+    source: str, text: str, text_pair: str | None = None, target: str | None = None, new_tokens: int = 0
+) -> CaptureResult:
     settings = get_settings()
     validate_text(text, settings.max_characters)
+    model = _load_shared_model(source)
+    if any(extra is not None for extra in (text_pair, target)) or new_tokens:
+        return capture_kind(model, text, text_pair, target, new_tokens, settings)
     return capture(
-        _load_shared_model(source), text, max_tokens=settings.max_tokens, memory_limit_bytes=settings.max_capture_megabytes * 1024**2
+        model, text, max_tokens=settings.max_tokens, memory_limit_bytes=settings.max_capture_megabytes * 1024**2
     )
 
 
@@ -94,6 +108,11 @@ def current_thumbnails() -> ThumbnailCapture | None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cached_token_view(source: str, text: str, merge: bool, hide_special: bool) -> CaptureResult:
     return token_view(_cached_capture(source, text), merge=merge, hide_special=hide_special)
+
+
+def request_key(request: Request) -> tuple:
+    """Return the arguments of `_cached_capture` for a request."""
+    return request.model, request.text, request.text_pair, request.target, request.new_tokens
 
 
 def keep_widget_state() -> None:
@@ -142,9 +161,10 @@ def render_sidebar() -> Request:
         st.text_area(
             t("sidebar.text"), key=TEXT_FIELD_KEY, help=t("sidebar.text_help"), height=120, max_chars=get_settings().max_characters
         )
+        render_kind_fields(request, get_settings().max_characters)
         submitted = st.form_submit_button(t("sidebar.run"), type="primary", width="stretch")
     if submitted:
-        request = Request(st.session_state[MODEL_FIELD_KEY].strip(), st.session_state[TEXT_FIELD_KEY])
+        request = submitted_request(request, st.session_state[MODEL_FIELD_KEY].strip(), st.session_state[TEXT_FIELD_KEY])
         st.session_state[REQUEST_KEY] = request
     tokenisation_note(request.model, request.text)
     render_token_view_switches()
@@ -163,11 +183,14 @@ def _with_token_view(request: Request, result: CaptureResult) -> CaptureResult:
     hide_special = bool(st.session_state.get(HIDE_SPECIAL_KEY, False))
     if not merge and not hide_special:
         return result
+    if not is_single_text(result):
+        st.caption(t("view.single_text_only"))
+        return result
     try:
         viewed = _cached_token_view(request.model, request.text, merge, hide_special)
     except ValueError as error:
         logger.warning("Token view failed for model %s: %s", request.model, error)
-        st.warning(f"{t('view.failed')}: {error}")
+        st.warning(error_text("view.failed", error))
         return result
     if merge:
         st.caption(t("view.merge_words_rule"))
@@ -182,7 +205,7 @@ def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureRe
     if model is None:
         return None
     try:
-        result = _cached_capture(request.model, request.text)
+        result = _cached_capture(*request_key(request))
     except AtlasError as error:
         logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
         st.error(error_text("capture.failed", error))
@@ -196,6 +219,8 @@ def shared_model(source: str) -> LoadedModel | None:
         with st.status(t("load.status", model=source or "all-MiniLM-L6-v2"), expanded=False) as status:
             model = _load_shared_model(source)
             status.update(label=t("load.done", model=model.source), state="complete")
+        if source == current_request().model:
+            remember_kind(model)
         return model
     except AtlasError as error:
         logger.warning("Model load failed for %s: %s", source, error)
@@ -213,11 +238,13 @@ def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
     if model is None:
         return None
     try:
-        result = _cached_capture(request.model, request.text)
+        result = _cached_capture(*request_key(request))
     except AtlasError as error:
         logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
         st.error(error_text("capture.failed", error))
         return None
+    if result.manifest.get("missing_note"):
+        st.warning(t("capture.missing_layers", note=result.manifest["missing_note"]))
     if result.dropped_tokens:
         st.warning(t("capture.truncated", kept=result.num_tokens, dropped=result.dropped_tokens))
     st.caption(

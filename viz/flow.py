@@ -85,12 +85,17 @@ def strongest_keys_text(
     *,
     query_label: str = "query",
     strongest_label: str = "strongest keys (mean of heads):",
+    query_tokens: Sequence[str] | None = None,
 ) -> str:
-    """Describe a query's strongest keys, averaged over the drawn heads, for its hover text."""
+    """Describe a query's strongest keys, averaged over the drawn heads, for its hover text.
+
+    ``tokens`` label the keys; ``query_tokens`` label the queries when they differ (cross-attention).
+    """
     row = weights[:, query, :].mean(axis=0)
     best = np.argsort(-row)[:count]
     listed = "<br>".join(f"{int(key)}: {plotly_literal(tokens[key])} {row[key]:.3f}" for key in best)
-    heading = f"{plotly_literal(query_label)} {query}: {plotly_literal(tokens[query])}"
+    query_token = (tokens if query_tokens is None else query_tokens)[query]
+    heading = f"{plotly_literal(query_label)} {query}: {plotly_literal(query_token)}"
     return f"{heading}<br>{plotly_literal(strongest_label)}<br>{listed}"
 
 
@@ -124,7 +129,9 @@ def token_flow_figure(
 
     drawn = layer_weights[heads] if heads else layer_weights[:1]
     query_hover = [
-        strongest_keys_text(drawn, key_tokens, query, query_label=query_label, strongest_label=strongest_label)
+        strongest_keys_text(
+            drawn, key_tokens, query, query_label=query_label, strongest_label=strongest_label, query_tokens=query_tokens
+        )
         for query in range(len(query_tokens))
     ]
     key_hover = [f"{plotly_literal(key_label)} {key}: {plotly_literal(token)}" for key, token in enumerate(key_tokens)]
