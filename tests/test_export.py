@@ -58,8 +58,7 @@ def result():
     return make_result(tokens=("[CLS]", "the", "cat", "#", '"a,b"', HOSTILE_TOKEN, "注意", "[SEP]"))
 
 
-@pytest.fixture(scope="module")
-def seq2seq_result():
+def make_seq2seq_result() -> CaptureResult:
     source = ("▁hello", "▁world", "</s>")
     target = ("<pad>", "▁hallo", "▁welt", "</s>")
     return make_result(
@@ -70,6 +69,11 @@ def seq2seq_result():
         decoder_attentions=softmax_rows((2, 3, len(target), len(target)), 1),
         cross_attentions=softmax_rows((2, 3, len(target), len(source)), 2),
     )
+
+
+@pytest.fixture(scope="module")
+def seq2seq_result():
+    return make_seq2seq_result()
 
 
 @pytest.fixture(scope="module")
@@ -464,6 +468,24 @@ def test_seq2seq_main_csv_is_encoder_only(seq2seq_result):
     assert set(frame["query_token"]) == set(seq2seq_result.tokens)
 
 
+def test_seq2seq_capture_exports_every_kind():
+    from tests.tiny_models import tiny_bart
+
+    captured = capture(tiny_bart(), "hello world", target="hallo welt", layers=[1])
+    archive = np.load(io.BytesIO(export.attention_npz(captured)), allow_pickle=False)
+
+    for kind in ("attentions", "decoder_attentions", "cross_attentions"):
+        frame = read_csv(export.attention_csv(captured, kind))
+        array = getattr(captured, kind)
+        assert set(frame["layer"]) == {1}, kind
+        assert len(frame) == array.size, kind
+        assert np.array_equal(frame["weight"].to_numpy().astype(np.float32).reshape(array.shape), array), kind
+        assert np.array_equal(archive[kind], array), kind
+    cross = read_csv(export.attention_csv(captured, "cross_attentions", heads=[0]))
+    assert cross[cross["key_pos"] == 0]["query_token"].tolist() == list(captured.target_tokens)
+    assert cross[cross["query_pos"] == 0]["key_token"].tolist() == list(captured.tokens)
+
+
 def test_csv_rejects_missing_kind(result):
     with pytest.raises(ValueError, match="no decoder_attentions"):
         export.attention_csv(result, "decoder_attentions")
@@ -562,17 +584,17 @@ def test_heads_page_timeout_message(heads_app):
     assert "HTML, CSV, NPZ and JSON" in warnings[0]
 
 
-def downloads_script(weight_limit: int | None = None):
+def downloads_script(weight_limit: int | None = None, seq2seq: bool = False):
     """Draw one head's figure with its download buttons, as a page does; ``test.head`` picks the head."""
     import plotly.graph_objects as go
     import streamlit as st
 
-    from tests.test_export import make_result
+    from tests.test_export import make_result, make_seq2seq_result
     from ui import downloads
 
     if weight_limit is not None:
         downloads.TEXT_EXPORT_MAX_WEIGHTS = weight_limit
-    result = make_result()
+    result = make_seq2seq_result() if seq2seq else make_result()
     head = st.session_state.get("test.head", 0)
     figure = go.Figure(go.Heatmap(z=result.attentions[0, head]), layout={"width": 300, "height": 300})
     downloads.render_downloads(figure, result, "figure", key="test.export")
@@ -604,6 +626,15 @@ def test_downloads_offer_every_data_format(downloads_app):
         # Deferred: a file id to build on click, no file made during the script run.
         assert proto.deferred_file_id, label
         assert not proto.url, label
+
+
+def test_downloads_add_seq2seq_csvs(downloads_app):
+    app = downloads_app(seq2seq=True)
+    labels = download_labels(app)
+
+    assert labels[:4] == ["HTML", "CSV", "NPZ", "JSON"]
+    assert "CSV (decoder self-attention)" in labels
+    assert "CSV (cross-attention)" in labels
 
 
 def test_downloads_disable_text_over_limit(downloads_app):

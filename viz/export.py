@@ -153,8 +153,12 @@ def _kind_axes(result, kind: str) -> tuple[np.ndarray, list[int], tuple[str, ...
     if attentions is None:
         raise ValueError(f"This result has no {kind}. It has: {', '.join(available_kinds(result))}.")
     query_field, key_field = ATTENTION_KINDS[kind]
-    # The encoder's layers carry the model's layer indexes; decoder layers count from 0.
-    layers = list(result.layers) if kind == "attentions" else list(range(attentions.shape[0]))
+    # Capture keeps the same layer indexes for encoder, decoder and cross attention. An array
+    # with another layer count (a hand-built result) is numbered from 0.
+    if attentions.shape[0] == len(result.layers):
+        layers = list(result.layers)
+    else:
+        layers = list(range(attentions.shape[0]))
     return attentions, layers, tuple(getattr(result, query_field)), tuple(getattr(result, key_field))
 
 
