@@ -114,6 +114,9 @@ figure = heads_side_by_side(
     causal=first.is_causal,
     difference=comparison.difference[layer_index, head],
     difference_title=t("compare.difference", first=first_name, second=second_name),
+    query_title=t("common.query"),
+    key_title=t("common.key"),
+    weight_title=t("common.weight"),
 )
 st.plotly_chart(figure, key="compare.heads_chart")
 render_downloads(figure, first, f"compare-layer{layer}-head{head}", key="compare.heads_export")

@@ -139,6 +139,7 @@ heatmap = attention_heatmap(
     causal=result.is_causal,
     query_title=t("layers.output_token"),
     key_title=t("layers.input_token"),
+    weight_title=t(f"layers.{method}_share"),
     clickable=False,
 )
 st.plotly_chart(heatmap, key="layers.matrix_chart")

@@ -90,6 +90,14 @@ matrices = [result.attentions[layer_index, head]] + [result.attentions[index, ot
 panel_titles = [t("stats.reference", layer=layer, head=head)] + [
     t("stats.similar_panel", layer=result.layers[index], head=other, similarity=score) for index, other, score in shown
 ]
-comparison = heads_side_by_side(np.asarray(matrices), panel_titles, result.tokens, causal=result.is_causal)
+comparison = heads_side_by_side(
+    np.asarray(matrices),
+    panel_titles,
+    result.tokens,
+    causal=result.is_causal,
+    query_title=t("common.query"),
+    key_title=t("common.key"),
+    weight_title=t("common.weight"),
+)
 st.plotly_chart(comparison, key="stats.similar_chart")
 render_downloads(comparison, result, f"heads-like-layer{layer}-head{head}", key="stats.similar_export")

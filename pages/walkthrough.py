@@ -75,6 +75,7 @@ output = steps.weights @ record.values[layer, head].astype(np.float64)
 vectors = vectors_figure(
     steps.query, steps.keys, result.tokens, query_label=t("walkthrough.query_vector", token=result.tokens[query]),
     output=output, output_label=t("walkthrough.output_vector"), dimension_title=t("walkthrough.dimension"),
+    key_label=t("common.key"),
 )
 st.plotly_chart(vectors, key="walkthrough.vectors_chart")
 render_downloads(vectors, result, f"qk-vectors-layer{layer}-head{head}-query{query}", key="walkthrough.vectors_export")
@@ -82,7 +83,7 @@ render_downloads(vectors, result, f"qk-vectors-layer{layer}-head{head}-query{que
 st.subheader(t("walkthrough.steps"))
 st.caption(t("walkthrough.steps_help", scaling=f"{scaling:.6g}"))
 titles = {name: t(f"walkthrough.step_{name}") for name in ("raw", "scaled", "masked", "weights")}
-chart = steps_figure(steps, result.tokens, titles)
+chart = steps_figure(steps, result.tokens, titles, key_label=t("common.key"))
 st.plotly_chart(chart, key="walkthrough.steps_chart")
 render_downloads(chart, result, f"qk-steps-layer{layer}-head{head}-query{query}", key="walkthrough.steps_export")
 

@@ -26,6 +26,7 @@ def vectors_figure(
     output: np.ndarray | None = None,
     output_label: str = "output",
     dimension_title: str = "dimension",
+    key_label: str = "key",
 ) -> go.Figure:
     """Draw the query vector (and the head's output for it) above the key vectors ``[key, d_k]``, on one diverging scale."""
     top_rows = [query] + ([output] if output is not None else [])
@@ -40,20 +41,23 @@ def vectors_figure(
             z=np.stack(top_rows),
             y=list(range(len(top_rows))),
             text=[[plotly_literal(label)] * len(query) for label in top_labels],
-            hovertemplate="%{text}<br>dimension %{x}: %{z:.4f}<extra></extra>",
+            hovertemplate=f"%{{text}}<br>{plotly_literal(dimension_title)} %{{x}}: %{{z:.4f}}<extra></extra>",
             showscale=False,
             **common,
         ),
         row=1,
         col=1,
     )
-    key_text = [[f"key {position}: {plotly_literal(token)}"] * keys.shape[1] for position, token in enumerate(tokens)]
+    key_text = [
+        [f"{plotly_literal(key_label)} {position}: {plotly_literal(token)}"] * keys.shape[1]
+        for position, token in enumerate(tokens)
+    ]
     figure.add_trace(
         go.Heatmap(
             z=keys,
             y=list(range(keys.shape[0])),
             text=key_text,
-            hovertemplate="%{text}<br>dimension %{x}: %{z:.4f}<extra></extra>",
+            hovertemplate=f"%{{text}}<br>{plotly_literal(dimension_title)} %{{x}}: %{{z:.4f}}<extra></extra>",
             colorbar=dict(thickness=10),
             **common,
         ),
@@ -78,7 +82,7 @@ def vectors_figure(
     return figure
 
 
-def steps_figure(steps, tokens: Sequence[str], titles: Mapping[str, str]) -> go.Figure:
+def steps_figure(steps, tokens: Sequence[str], titles: Mapping[str, str], key_label: str = "key") -> go.Figure:
     """Draw raw scores, scaled scores, masked scores and softmax weights as bars over the key tokens.
 
     ``titles`` names the four panels by the keys ``raw``, ``scaled``, ``masked`` and
@@ -103,7 +107,7 @@ def steps_figure(steps, tokens: Sequence[str], titles: Mapping[str, str]) -> go.
                 y=values,
                 marker_color=color,
                 customdata=labels,
-                hovertemplate="key %{x}: %{customdata}<br>%{y:.5f}<extra></extra>",
+                hovertemplate=f"{plotly_literal(key_label)} %{{x}}: %{{customdata}}<br>%{{y:.5f}}<extra></extra>",
                 showlegend=False,
             ),
             row=row,
