@@ -255,6 +255,23 @@ def test_failed_browser_start_reports_error(figure, tmp_path):
     broken.close()
 
 
+def test_render_retries_after_idle_exit_race(figure, monkeypatch):
+    idle = StaticRenderer(idle_seconds=1)
+    try:
+        export.figure_to_static(figure, "svg", renderer=idle, timeout=RENDER_LIMIT_SECONDS)
+        idle._process.wait(RENDER_LIMIT_SECONDS)
+        assert idle._process.returncode == 0
+        # The race: the child looked alive when the request started, then exited cleanly.
+        stale_answers = iter([True, True])
+        monkeypatch.setattr(idle, "is_running", lambda: next(stale_answers, None) or StaticRenderer.is_running(idle))
+
+        data = export.figure_to_static(figure, "svg", renderer=idle, timeout=RENDER_LIMIT_SECONDS)
+
+        assert data.startswith(b"<svg")
+    finally:
+        idle.close()
+
+
 def fonts_without_cjk(folder: Path) -> dict[str, str]:
     """Return an environment whose fontconfig sees only DejaVu, which has no CJK glyphs."""
     config = folder / "fonts.conf"

@@ -32,6 +32,8 @@ BROWSER_INSTALL_HINT = "Install Chromium (Debian/Ubuntu: `apt-get install chromi
 # Seconds without a render before the child process closes its browser to free memory.
 WORKER_IDLE_SECONDS = 600.0
 CLOSE_WAIT_SECONDS = 3.0
+# Seconds to wait for the exit code of a child that closed its output.
+EXIT_WAIT_SECONDS = 2.0
 # Time limit for a start in the background; on a busy 2-core machine one start took 10 s.
 WARM_UP_SECONDS = 60.0
 _STDERR_TAIL_BYTES = 2000
@@ -47,6 +49,10 @@ class BrowserNotFoundError(StaticExportError):
 
 class ExportTimeoutError(StaticExportError):
     """A render did not finish within its time limit and was stopped."""
+
+
+class _WorkerExitedError(StaticExportError):
+    """The child process exited cleanly (its idle exit) before it replied."""
 
 
 def find_browser(browser_path: str | None = None) -> str:
@@ -176,6 +182,17 @@ class StaticRenderer:
                 self._lock.release()
 
     def _render_locked(self, browser: str, figure_json: bytes, options: dict, deadline: _Deadline) -> bytes:
+        reused = self.is_running()
+        try:
+            return self._exchange(browser, figure_json, options, deadline)
+        except _WorkerExitedError:
+            # The child's idle exit can cross a request on its way; one fresh child is enough.
+            if not reused:
+                raise
+            logger.info("The kaleido process exited before replying; starting a new one")
+            return self._exchange(browser, figure_json, options, deadline)
+
+    def _exchange(self, browser: str, figure_json: bytes, options: dict, deadline: _Deadline) -> bytes:
         try:
             if not self.is_running():
                 self._start(browser, deadline)
@@ -243,10 +260,16 @@ class StaticRenderer:
         return self._stderr.read().decode("utf-8", "replace").strip()
 
     def _exited_error(self) -> StaticExportError:
-        self._process.wait()
+        """Build the error for a child that closed its end of a pipe; its exit code tells why."""
+        try:
+            self._process.wait(EXIT_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return StaticExportError(f"The kaleido process closed its output but did not exit within {EXIT_WAIT_SECONDS:g} s.")
         tail = self._stderr_tail()
         if "ChromeNotFoundError" in tail or "No browser found" in tail:
             return BrowserNotFoundError(f"kaleido could not start the browser. {BROWSER_INSTALL_HINT}")
+        if self._process.returncode == 0:
+            return _WorkerExitedError("The kaleido process exited before replying.")
         return StaticExportError(f"The kaleido process exited with code {self._process.returncode}: {tail[-500:]}")
 
     def _timeout_error(self, deadline: _Deadline) -> ExportTimeoutError:
