@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 import os
@@ -16,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 from i18n import CATALOGUES, ENGLISH, LANGUAGES, SIMPLIFIED_CHINESE, language_from_locale, placeholders, translate
 from i18n.examples import DEFAULT_EXAMPLE, EXAMPLES, contains_cjk, example_by_name
 from model_utils import capture
+from tests.app_driver import navigation_only, page_files, submit
+from tests.tiny_models import save_tiny_model, tiny_bart, tiny_gpt2
 from viz import export
 from viz.heatmap import attention_heatmap
 from viz.static_export import StaticRenderer
@@ -207,18 +208,6 @@ def test_mixed_example_tokenisation(embedded_model):
 # Every page in Chinese ----------------------------------------------------------------
 
 
-def registered_pages() -> list[str]:
-    """List the page scripts that app.py registers with ``st.Page``, read from its syntax tree."""
-    tree = ast.parse(APP.read_text(encoding="utf-8"))
-    pages = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page" and node.args:
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                pages.append(first.value)
-    return pages
-
-
 def screen_texts(node) -> list[tuple[str, str]]:
     """Collect ``(element type, text)`` for every heading, caption, alert, label, help and placeholder."""
     texts = []
@@ -242,8 +231,11 @@ def _in_legend(trace: dict, layout: dict) -> bool:
     return trace.get("type", "scatter") in legend_types and trace.get("showlegend") is not False and layout.get("showlegend") is not False
 
 
-def figure_texts(spec: dict) -> list[str]:
-    """Collect the interface text of a plotly figure: titles, annotations, legend names and hover templates."""
+def figure_texts(spec: dict) -> list[tuple[str, bool]]:
+    """Collect the interface text of a plotly figure: titles, annotations, legend names and hover text.
+
+    Each text comes with a flag that is True for precomputed hover text, which also holds token labels.
+    """
     layout = spec.get("layout", {})
     texts = []
 
@@ -257,14 +249,16 @@ def figure_texts(spec: dict) -> list[str]:
             texts.append(title_of(value))
             texts.append(title_of(value.get("colorbar")))
     texts.extend(annotation.get("text") for annotation in layout.get("annotations", []))
+    hover_texts = []
     for trace in spec.get("data", []):
         texts.append(title_of(trace.get("colorbar")))
         texts.append(trace.get("hovertemplate"))
         if trace.get("name") and _in_legend(trace, layout):
             texts.append(trace["name"])
         hovertext = trace.get("hovertext")
-        texts.extend(hovertext if isinstance(hovertext, list) else [hovertext])
-    return [text for text in texts if isinstance(text, str) and text]
+        hover_texts.extend((text, True) for text in (hovertext if isinstance(hovertext, list) else [hovertext]))
+    interface = [(text, False) for text in texts]
+    return [(text, holds_tokens) for text, holds_tokens in interface + hover_texts if isinstance(text, str) and text]
 
 
 def figure_data_labels(spec: dict) -> set[str]:
@@ -281,13 +275,16 @@ def figure_data_labels(spec: dict) -> set[str]:
 
 
 def english_lines(text: str, data_labels: set[str]) -> list[str]:
-    """Return the lines of a figure text that hold a Latin word but no Chinese, once token labels are removed."""
+    """Return the lines of a figure text that hold a Latin word but no Chinese, once token labels are removed.
+
+    A label is removed only where it stands as a whole word, so a one-letter token cannot hide "key".
+    """
     flagged = []
     for line in re.split(r"<br\s*/?>", text):
         rest = PLOTLY_TAG.sub(" ", PLOTLY_FIELD.sub(" ", line))
         for label in sorted(data_labels, key=len, reverse=True):
-            if label:
-                rest = rest.replace(label, " ")
+            if label.strip():
+                rest = re.sub(rf"(?<![A-Za-z]){re.escape(label)}(?![A-Za-z])", " ", rest)
         if LATIN_WORD.search(rest) and not contains_cjk(rest) and rest.strip() not in LATIN_ONLY_LABELS:
             flagged.append(line)
     return flagged
@@ -301,20 +298,20 @@ def chinese_example_request():
 
 
 def test_app_registers_pages():
-    pages = registered_pages()
+    pages = page_files()
     assert len(pages) >= 2
     for page in pages:
         assert (ROOT / page).is_file(), page
 
 
-@pytest.mark.parametrize("page", registered_pages())
-def test_page_in_chinese(page, embedded_model, chinese_example_request):
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["atlas.language"] = "zh-CN"
-    at.session_state["atlas.request"] = chinese_example_request
-    at.run()
-    at.switch_page(page).run()
+@pytest.fixture(autouse=True)
+def navigation():
+    with navigation_only():
+        yield
 
+
+def assert_chinese_screen(at: AppTest, page: str) -> None:
+    """Check that the page raised nothing and shows Chinese in every heading, label, alert and chart text."""
     assert not at.exception, [item.value for item in at.exception]
     texts = screen_texts(at._tree)
     assert any(kind == "Header" and contains_cjk(text) for kind, text in texts), texts
@@ -328,8 +325,72 @@ def test_page_in_chinese(page, embedded_model, chinese_example_request):
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
         data_labels = figure_data_labels(spec)
-        flagged = [line for text in figure_texts(spec) for line in english_lines(text, data_labels)]
+        flagged = [
+            line
+            for text, holds_tokens in figure_texts(spec)
+            for line in english_lines(text, data_labels if holds_tokens else set())
+        ]
         assert flagged == [], f"English figure text on {page}: {flagged}"
+
+
+@pytest.mark.parametrize("page", page_files())
+def test_page_in_chinese(page, embedded_model, chinese_example_request):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.session_state["atlas.request"] = chinese_example_request
+    at.run()
+    at.switch_page(page).run()
+
+    assert_chinese_screen(at, page)
+
+
+@pytest.fixture
+def chinese_everywhere(monkeypatch):
+    """Make every lookup Chinese, also those AppTest makes from the test thread.
+
+    AppTest calls a widget's format_func outside the script run, where the session's
+    language cannot be read; pages that translate inside format_func would then show
+    English options to AppTest alone.
+    """
+    import ui.text
+
+    monkeypatch.setattr(ui.text, "current_language", lambda: "zh-CN")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {"gpt2": save_tiny_model(tiny_gpt2(), root / "gpt2"), "bart": save_tiny_model(tiny_bart(), root / "bart")}
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bart"])
+def test_tiny_model_pages_in_chinese(family, tiny_model_folders, chinese_everywhere):
+    # Decoders and encoder-decoders show controls the embedded encoder never shows
+    # (hide the first token, attention type, target text); byte-level BPE splits each
+    # Chinese character into fragments.
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.run()
+    submit(at, model=tiny_model_folders[family], text=example_by_name("chinese").text)
+    submit(at)
+    assert any(tiny_model_folders[family] in caption.value for caption in at.caption), "the tiny model did not run"
+
+    for page in page_files():
+        at.switch_page(page).run()
+        assert_chinese_screen(at, page)
+
+
+def test_generation_in_chinese(tiny_model_folders, chinese_everywhere):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.run()
+    submit(at, model=tiny_model_folders["gpt2"], text=example_by_name("mixed").text)
+    at.switch_page("pages/generation.py").run()
+
+    at.button(key="generation.generate").click().run()
+
+    assert at.get("plotly_chart"), "no chart after generating"
+    assert_chinese_screen(at, "pages/generation.py")
 
 
 def test_language_picker_switches(embedded_model):

@@ -100,7 +100,10 @@ def step_bars(
                 name=plotly_literal(name),
                 marker_color=color,
                 customdata=[[int(position), labels[position]] for position in positions[mask]],
-                hovertemplate="key %{customdata[0]}: %{customdata[1]}<br>weight %{y:.4f}<extra></extra>",
+                hovertemplate=(
+                    f"{plotly_literal(key_title)} %{{customdata[0]}}: %{{customdata[1]}}<br>"
+                    f"{plotly_literal(weight_title)} %{{y:.4f}}<extra></extra>"
+                ),
             )
         )
     stride = max(1, int(np.ceil(len(labels) / MAX_LABELLED_TICKS)))
