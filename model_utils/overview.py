@@ -51,41 +51,56 @@ class ThumbnailCapture:
         return len(self.tokens)
 
 
-def pool_layer(weights: torch.Tensor, pixels: int) -> np.ndarray:
-    """Max-pool one layer ``[head, query, key]`` to at most ``pixels`` per side, as ``viz.grid`` does."""
-    heads, queries, keys = weights.shape
-    rows, columns = min(queries, pixels), min(keys, pixels)
-    if queries % rows == 0 and keys % columns == 0:
-        blocks = weights.reshape(heads, rows, queries // rows, columns, keys // columns)
-        return blocks.amax(dim=(2, 4)).float().cpu().numpy()
-    return pool_thumbnails(weights.float().cpu().numpy(), pixels)
+class ThumbnailBuilder:
+    """Pools the query blocks of every layer into thumbnails as the forward pass hands them over.
 
-
-def check_layer(weights: torch.Tensor, thumbnail: np.ndarray, *, heads: int, tokens: int, causal: bool, layer: int) -> None:
-    """Raise CaptureError unless one layer ``[head, query, key]`` holds probability rows (and, if causal, no future weight).
-
-    The causal check reads the pooled blocks that lie wholly after the diagonal (their
-    maximum is the largest future weight there) and the diagonal blocks at full resolution.
+    Every block's rows are checked: finite, summing to 1 and, for causal models, with no
+    weight on a later key inside the block. Keys after a causal block are never computed,
+    because the causal mask gives them exactly zero weight.
     """
-    if tuple(weights.shape) != (heads, tokens, tokens):
-        raise CaptureError(f"Layer {layer}: captured shape {tuple(weights.shape)} does not match [{heads} heads, {tokens} × {tokens} tokens].")
-    row_sums = weights.sum(dim=-1, dtype=torch.float32)
-    if not bool(torch.isfinite(row_sums).all()):
-        raise CaptureError(f"Layer {layer}: captured weights contain NaN or infinity; try dtype float32.")
-    worst = float((row_sums - 1.0).abs().max())
-    if worst > ROW_SUM_TOLERANCE:
-        raise CaptureError(f"Layer {layer}: attention rows must sum to 1, but one sums to {1.0 + worst:.4f}.")
-    if not causal:
-        return
-    blocks = thumbnail.shape[-1]
-    edges = block_edges(tokens, blocks)
-    future = np.triu(np.ones((blocks, blocks), dtype=bool), k=1)
-    leak = float(thumbnail[:, future].max()) if future.any() else 0.0
-    for start, stop in zip(edges[:-1], edges[1:]):
-        if stop - start > 1:
-            leak = max(leak, float(weights[:, start:stop, start:stop].triu(1).max()))
-    if leak > CAUSAL_TOLERANCE:
-        raise CaptureError(f"Layer {layer}: a causal model put weight {leak:.3g} on a later token; the causal mask was lost.")
+
+    def __init__(self, modules, *, heads: int, tokens: int, pixels: int, causal: bool) -> None:
+        self.layer_of = {id(module): layer for layer, module in enumerate(modules)}
+        self.heads, self.tokens, self.causal = heads, tokens, causal
+        self.side = min(tokens, pixels)
+        self.edges = block_edges(tokens, self.side)
+        self.block_of = {int(start): index for index, start in enumerate(self.edges[:-1])}
+        self.thumbnails = np.zeros((len(modules), heads, self.side, self.side), dtype=np.float32)
+        self.filled: dict[int, int] = {}
+
+    def add_rows(self, module, start: int, stop: int, weights: torch.Tensor) -> None:
+        """Check the weights ``[head, stop - start, visible keys]`` of one query block and pool them."""
+        layer = self.layer_of[id(module)]
+        self._check(layer, start, stop, weights)
+        strongest = torch.zeros(self.heads, self.tokens, dtype=torch.float32, device=weights.device)
+        strongest[:, : weights.shape[-1]] = weights.amax(dim=1)
+        if self.tokens % self.side == 0:
+            pooled = strongest.view(self.heads, self.side, self.tokens // self.side).amax(dim=-1).cpu().numpy()
+        else:
+            pooled = pool_thumbnails(strongest.cpu().numpy()[:, None, :], self.side)[:, 0, :]
+        self.thumbnails[layer, :, self.block_of[start], :] = pooled
+        self.filled[layer] = self.filled.get(layer, 0) + 1
+
+    def _check(self, layer: int, start: int, stop: int, weights: torch.Tensor) -> None:
+        if weights.shape[0] != self.heads or weights.shape[1] != stop - start:
+            raise CaptureError(f"Layer {layer}: captured shape {tuple(weights.shape)} does not match {self.heads} heads × {stop - start} queries.")
+        row_sums = weights.sum(dim=-1)
+        if not bool(torch.isfinite(row_sums).all()):
+            raise CaptureError(f"Layer {layer}: captured weights contain NaN or infinity; try dtype float32.")
+        worst = float((row_sums - 1.0).abs().max())
+        if worst > ROW_SUM_TOLERANCE:
+            raise CaptureError(f"Layer {layer}: attention rows must sum to 1, but one sums to {1.0 + worst:.4f}.")
+        if self.causal and stop - start > 1 and weights.shape[-1] >= stop:
+            leak = float(weights[:, :, start:stop].triu(1).max())
+            if leak > CAUSAL_TOLERANCE:
+                raise CaptureError(f"Layer {layer}: a causal model put weight {leak:.3g} on a later token; the causal mask was lost.")
+
+    def missing_layers(self) -> list[int]:
+        return [layer for layer in self.layer_of.values() if self.filled.get(layer, 0) != self.side]
+
+
+def _unexpected_full_weights(module, weights) -> None:
+    """Receive the whole weights of a layer that skipped the query-block path (the builder then reports it missing)."""
 
 
 def capture_thumbnails(
@@ -105,27 +120,21 @@ def capture_thumbnails(
     raw_tokens, tokens = _labels(loaded, text, None, encoding)
     num_tokens = len(tokens)
     modules = [module for _, module in find_attention_modules(loaded.model, loaded.family)[SELF]]
-    heads = int(loaded.config.num_attention_heads)
-    thumbnails: dict[int, np.ndarray] = {}
-    layer_of = {id(module): layer for layer, module in enumerate(modules)}
-
-    def keep(module, weights: torch.Tensor) -> None:
-        layer = layer_of[id(module)]
-        thumbnail = pool_layer(weights[0], pixels)
-        check_layer(weights[0], thumbnail, heads=heads, tokens=num_tokens, causal=loaded.is_causal, layer=layer)
-        thumbnails[layer] = thumbnail
-
-    plan = None if loaded.family.shares_layers else plan_for(loaded.model, modules, on_weights=keep)
+    builder = ThumbnailBuilder(
+        modules, heads=int(loaded.config.num_attention_heads), tokens=num_tokens, pixels=pixels, causal=loaded.is_causal
+    )
+    plan = None if loaded.family.shares_layers else plan_for(loaded.model, modules, on_weights=_unexpected_full_weights)
     if plan is None:
         raise InputError(f"{loaded.source} does not run through transformers' attention interface; thumbnails need a full capture.")
+    plan.on_rows, plan.row_blocks = builder.add_rows, builder.side
     started = time.perf_counter()
     with loaded.lock, planned_forward(loaded.model, plan), torch.inference_mode():
         loaded.model(**model_inputs(loaded, encoding))
-    missing = [layer for layer in range(len(modules)) if layer not in thumbnails]
+    missing = builder.missing_layers()
     if missing:
-        raise CaptureError(f"{len(modules) - len(missing)} of {len(modules)} layers captured: layers {missing} returned no weights.")
+        raise InputError(f"Layers {missing} of {loaded.source} took a path that does not hand over query blocks; thumbnails need a full capture.")
     logger.info("Captured thumbnails of %s: %d tokens, %d layers in %.0f ms", loaded.source, num_tokens, len(modules), (time.perf_counter() - started) * 1000)
-    stacked = np.stack([thumbnails[layer] for layer in range(len(modules))])
+    stacked = builder.thumbnails
     stacked.setflags(write=False)
     return ThumbnailCapture(
         tokens=tuple(tokens),
