@@ -36,18 +36,19 @@ DEFAULT_TARGET_TOKENS = 20
 def _encode(loaded: LoadedModel, text: str, text_pair: str | None, max_tokens: int):
     """Tokenize with truncation and count the tokens that truncation dropped."""
     tokenizer = loaded.tokenizer
-    full_length = len(tokenizer(text, text_pair)["input_ids"])
     fast = getattr(tokenizer, "is_fast", False)
-    encoding = tokenizer(
-        text,
-        text_pair,
-        truncation=True,
-        max_length=max_tokens,
-        return_tensors="pt",
-        return_special_tokens_mask=True,
-        return_offsets_mapping=fast,
-        return_token_type_ids=text_pair is not None,
-    )
+    with loaded.tokenizer_lock:
+        full_length = len(tokenizer(text, text_pair)["input_ids"])
+        encoding = tokenizer(
+            text,
+            text_pair,
+            truncation=True,
+            max_length=max_tokens,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+            return_offsets_mapping=fast,
+            return_token_type_ids=text_pair is not None,
+        )
     if not bool((encoding["special_tokens_mask"][0] == 0).any()):
         raise InputError(
             f"The tokenizer of {loaded.source} dropped every character of the text (control characters or lone "

@@ -48,13 +48,14 @@ def decoder_heads(config) -> int:
 def _target_inputs(loaded: LoadedModel, target: str, start_id: int, max_tokens: int) -> tuple[list[int], list[str], list[str], list[bool]]:
     """Tokenize a target text as the decoder sees it: the start token, then the target tokens."""
     fast = getattr(loaded.tokenizer, "is_fast", False)
-    encoding = loaded.tokenizer(
-        text_target=target,
-        truncation=True,
-        max_length=max_tokens - 1,
-        return_special_tokens_mask=True,
-        return_offsets_mapping=fast,
-    )
+    with loaded.tokenizer_lock:
+        encoding = loaded.tokenizer(
+            text_target=target,
+            truncation=True,
+            max_length=max_tokens - 1,
+            return_special_tokens_mask=True,
+            return_offsets_mapping=fast,
+        )
     ids = list(encoding["input_ids"])
     raw = loaded.tokenizer.convert_ids_to_tokens(ids)
     special = list(encoding["special_tokens_mask"])

@@ -45,6 +45,9 @@ class LoadedModel:
     attn_implementation: str
     load_seconds: float
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # A fast tokenizer keeps its truncation setting on the shared Rust object, so two sessions
+    # tokenizing at once can truncate each other's text; tokenization holds this lock.
+    tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def config(self):

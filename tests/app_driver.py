@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import streamlit.testing.v1.app_test as app_test_module
+import numpy as np
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -99,3 +101,18 @@ def chart_specs(app: AppTest) -> list[dict]:
 def field_values(app: AppTest) -> tuple[str, str]:
     """Return what the sidebar's model and text fields hold now."""
     return app.sidebar.text_input(key=MODEL_KEY).value, app.sidebar.text_area(key=TEXT_KEY).value
+
+
+def decode_array(value) -> np.ndarray:
+    """Decode a plotly JSON array: plain nested lists or a base64 typed array ``{"dtype", "bdata", "shape"}``."""
+    if not isinstance(value, dict):
+        return np.asarray(value, dtype=float)
+    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    shape = [int(size) for size in str(value.get("shape", len(flat))).split(",")]
+    return flat.reshape(shape).astype(float)
+
+
+def shown_heatmap(app: AppTest) -> tuple[int, int, np.ndarray]:
+    """Return the layer, head and weights of the heatmap on the heads page."""
+    figure = next(spec for spec in chart_specs(app) if spec["data"] and spec["data"][0].get("type") == "heatmap")
+    return int(app.session_state["heads.layer"]), int(app.session_state["heads.head"]), decode_array(figure["data"][0]["z"])
