@@ -55,6 +55,7 @@ MESSAGES: dict[str, str] = {
     "heads.selected_cell": "Selected: query {query} “{query_token}” → key {key} “{key_token}”, weight {weight:.4f}",
     "overview.title": "Model overview",
     "overview.intro": "Every layer × head at once. Click a thumbnail to open it on the Heads page.",
+    "payload.pooled_max": "max",
     "payload.pooled": "This chart is too large to send whole, so it shows at most {side} × {side} cells; each cell is the strongest weight of its block. Downloads keep every weight.",
     "overview.thumbnails_only": "The full capture of {tokens} tokens does not fit in memory, so this overview shows pooled thumbnails only; each pixel is the strongest weight of its block. Compare heads and downloads need fewer tokens.",
     "overview.compare": "Compare heads",

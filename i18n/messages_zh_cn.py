@@ -72,6 +72,7 @@ MESSAGES: dict[str, str] = {
     "overview.title": "模型总览",
     "overview.intro": "一次查看所有层 × 所有注意力头。点击缩略图可在“注意力头”页面打开它。",
 
+    "payload.pooled_max": "最大值",
     "payload.pooled": "此图太大，无法整体发送，因此最多显示 {side} × {side} 个单元格；每个单元格取其所在区块中最大的权重。下载的文件保留全部权重。",
 
     "overview.thumbnails_only": "{tokens} 个 token 的完整结果放不进内存，因此总览只显示池化后的缩略图；每个像素取其所在区块中最大的权重。比较注意力头和下载需要更少的 token。",

@@ -46,7 +46,7 @@ def estimate_figure_bytes(figure: go.Figure) -> int:
     return total
 
 
-def pooled_heatmap_trace(trace: go.Heatmap, side: int) -> go.Heatmap:
+def pooled_heatmap_trace(trace: go.Heatmap, side: int, max_label: str = "max") -> go.Heatmap:
     """Return a copy of a heatmap trace max-pooled to at most ``side × side`` cells, without per-cell hover fields.
 
     Cells sit at the first position of their block, so axis ticks keep their token positions.
@@ -62,12 +62,12 @@ def pooled_heatmap_trace(trace: go.Heatmap, side: int) -> go.Heatmap:
         x=block_edges(z.shape[1], columns)[:-1],
         y=block_edges(z.shape[0], rows)[:-1],
         customdata=None,
-        hovertemplate="%{y}, %{x}: max %{z:.4f}<extra></extra>",
+        hovertemplate=f"%{{y}}, %{{x}}: {max_label} %{{z:.4f}}<extra></extra>",
     )
     return pooled_trace
 
 
-def fit_figure(figure: go.Figure, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> tuple[go.Figure, int | None]:
+def fit_figure(figure: go.Figure, budget_bytes: int = DEFAULT_BUDGET_BYTES, max_label: str = "max") -> tuple[go.Figure, int | None]:
     """Return ``(figure, pooled side)``: the figure itself when it fits the budget, else a copy whose large heatmaps are pooled.
 
     Scatter click layers over pooled heatmaps are dropped, because their cells no longer exist.
@@ -84,7 +84,7 @@ def fit_figure(figure: go.Figure, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> t
     traces = []
     for trace in figure.data:
         if trace.type == "heatmap" and _count(trace.z) > side * side:
-            traces.append(pooled_heatmap_trace(trace, side))
+            traces.append(pooled_heatmap_trace(trace, side, max_label))
         elif trace.type == "scatter" and trace.name == "cells":
             continue
         else:
@@ -96,7 +96,7 @@ def fit_figure(figure: go.Figure, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> t
 
 def show_chart(figure: go.Figure, *, budget_bytes: int = DEFAULT_BUDGET_BYTES, **chart_options):
     """Draw a plotly chart, pooled with a notice first when it would exceed ``budget_bytes``; return Streamlit's event."""
-    fitted, side = fit_figure(figure, budget_bytes)
+    fitted, side = fit_figure(figure, budget_bytes, max_label=t("payload.pooled_max"))
     if side is not None:
         st.caption(t("payload.pooled", side=side))
     return st.plotly_chart(fitted, **chart_options)
