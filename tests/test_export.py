@@ -173,6 +173,18 @@ def test_pdf_header_and_manifest(figure, result, renderer):
     assert reader.metadata.producer
 
 
+def test_static_keeps_axis_labels_inside(result, renderer):
+    heatmap = attention_heatmap(result.attentions[0, 0], result.tokens, title="Layer 0, head 0")
+    data = export.figure_to_static(heatmap, "svg", renderer=renderer, timeout=RENDER_LIMIT_SECONDS)
+
+    root = ElementTree.fromstring(data)
+    height = float(root.get("height"))
+    titles = [element for element in root.iter() if element.get("class") == "xtitle"]
+    assert len(titles) == 1
+    assert float(titles[0].get("y")) <= height
+    assert heatmap.layout.xaxis.automargin is None
+
+
 def test_static_rejects_unknown_format(figure):
     with pytest.raises(ValueError, match="jpeg"):
         export.figure_to_static(figure, "jpeg")

@@ -90,11 +90,22 @@ def figure_to_html(figure: go.Figure, manifest: dict, title: str = "") -> bytes:
     return page.replace("</body>", block + "</body>", 1).encode("utf-8")
 
 
+def _grow_margins(axis) -> None:
+    if axis.automargin is None:
+        axis.automargin = True
+
+
 def _figure_for_static(figure: go.Figure) -> go.Figure:
-    """Return a copy with a font family that has CJK glyphs, unless the figure sets its own."""
+    """Return a copy ready for a file: CJK-capable fonts, and margins that fit the tick labels.
+
+    Settings the figure makes itself are kept. Streamlit's chart theme grows the margins on
+    screen, but kaleido draws with plain plotly.js, which would cut long tick labels off.
+    """
     prepared = go.Figure(copy.deepcopy(figure.to_dict()))
     if not prepared.layout.font.family:
         prepared.update_layout(font_family=FONT_FAMILY)
+    prepared.for_each_xaxis(_grow_margins)
+    prepared.for_each_yaxis(_grow_margins)
     return prepared
 
 

@@ -34,7 +34,7 @@ WORKER_IDLE_SECONDS = 600.0
 CLOSE_WAIT_SECONDS = 3.0
 # Seconds to wait for the exit code of a child that closed its output.
 EXIT_WAIT_SECONDS = 2.0
-# Time limit for a start in the background; on a busy 2-core machine one start took 10 s.
+# Time limit for a start in the background. On a busy 2-core machine one start took 10 s.
 WARM_UP_SECONDS = 60.0
 _STDERR_TAIL_BYTES = 2000
 
@@ -260,7 +260,7 @@ class StaticRenderer:
         return self._stderr.read().decode("utf-8", "replace").strip()
 
     def _exited_error(self) -> StaticExportError:
-        """Build the error for a child that closed its end of a pipe; its exit code tells why."""
+        """Build the error for a child that closed its end of a pipe, from its exit code and stderr."""
         try:
             self._process.wait(EXIT_WAIT_SECONDS)
         except subprocess.TimeoutExpired:
