@@ -437,6 +437,59 @@ def test_error_shown_in_frame(embedded_model):
     assert "/no/such/model/folder" in message
 
 
+# Capture record ----------------------------------------------------------------------
+
+
+def every_manifest(embedded_model, tiny_model_folders) -> list[dict]:
+    """Capture in every way the app can, so that every manifest field appears at least once."""
+    from analysis.words import token_view
+    from model_utils.batch import capture_batch
+    from model_utils.generation import capture_generation
+    from model_utils.overview import capture_thumbnails
+    from tests.tiny_models import tiny_gpt2 as build_gpt2
+
+    text = example_by_name("cat").text
+    plain = capture(embedded_model, text)
+    gpt2 = build_gpt2()
+    return [
+        plain.manifest,
+        capture(embedded_model, text, "It slept.").manifest,
+        token_view(plain, merge=True, hide_special=True).manifest,
+        capture_generation(gpt2, text, 3).manifest,
+        capture(load_tiny(tiny_model_folders["bart"]), text).manifest,
+        capture_batch(gpt2, [text, "A dog."])[0].manifest,
+        capture_thumbnails(embedded_model, text, pixels=4).manifest,
+    ]
+
+
+def load_tiny(folder: str):
+    from model_utils import load_model
+
+    return load_model(folder)
+
+
+def test_every_manifest_field_described(embedded_model, tiny_model_folders):
+    fields = {field for manifest in every_manifest(embedded_model, tiny_model_folders) for field in manifest}
+    undescribed = sorted(field for field in fields if f"manifest.{field}" not in ENGLISH)
+
+    assert undescribed == [], f"Add descriptions for these manifest fields to i18n/messages_en.py: {undescribed}"
+
+
+def test_manifest_shown_in_chinese(embedded_model, chinese_example_request):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["atlas.language"] = "zh-CN"
+    at.session_state["atlas.request"] = chinese_example_request
+    at.run()
+
+    expanders = [expander for expander in at.expander if expander.label == SIMPLIFIED_CHINESE["manifest.title"]]
+    assert len(expanders) == 1
+    table = expanders[0].dataframe[0].value
+    assert list(table.columns) == [SIMPLIFIED_CHINESE[f"manifest.column_{name}"] for name in ("field", "value", "meaning")]
+    rows = dict(zip(table.iloc[:, 0], table.iloc[:, 2]))
+    assert rows["text"] == SIMPLIFIED_CHINESE["manifest.text"]
+    assert dict(zip(table.iloc[:, 0], table.iloc[:, 1]))["text"] == chinese_example_request.text
+
+
 # Exported figures in Chinese ---------------------------------------------------------
 
 # A second sentence with the same number of characters and the punctuation in the same place,

@@ -20,6 +20,7 @@ from settings import Settings, load_settings
 
 from .examples import example_picker, tokenisation_note
 from .inputs import capture_kind, is_single_text, remember_kind, render_kind_fields, submitted_request
+from .manifest import render_manifest
 from .text import LANGUAGE_KEY, current_language, error_text, t
 
 logger = logging.getLogger(__name__)
@@ -257,4 +258,6 @@ def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
             implementation=result.manifest.get("attn_implementation"),
         )
     )
-    return _with_token_view(request, result) if apply_token_view else result
+    shown = _with_token_view(request, result) if apply_token_view else result
+    render_manifest(shown.manifest)
+    return shown
