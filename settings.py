@@ -86,6 +86,7 @@ class Settings:
         metadata={"help": "Chrome or Chromium executable used for PNG, SVG and PDF export. Empty searches BROWSER_PATH, then PATH."},
     )
     device: str = field(default="auto", metadata={"help": "Device for models: auto, cpu, cuda, cuda:N or mps."})
+    dtype: str = field(default="float32", metadata={"help": "Data type models are loaded in: float32, bfloat16 or float16. Captured weights are float32 either way."})
     log_level: str = field(default="INFO", metadata={"help": "Level of the operator log on stderr: DEBUG, INFO, WARNING or ERROR."})
 
     def __post_init__(self) -> None:
@@ -97,6 +98,8 @@ class Settings:
                 raise SettingsError(f"Invalid {name} = {getattr(self, name)}: it must be a positive number of seconds.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise SettingsError(f"Invalid device '{self.device}'. Choose one of {', '.join(DEVICES)} or cuda:N.")
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise SettingsError(f"Invalid dtype '{self.dtype}'. Choose one of float32, bfloat16, float16.")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"Invalid log_level '{self.log_level}'. Choose one of {', '.join(LOG_LEVELS)}.")
 

@@ -28,8 +28,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 logger = logging.getLogger(__name__)
 
 IMPLEMENTATION = "atlas"
-# Keyword arguments that change the attention arithmetic; when one is set, the module's own
-# eager function from its modeling file computes the weights instead of the fast path below.
+# Keyword arguments that change the attention arithmetic. When one is set, the eager function
+# of the module's own modeling file computes the weights instead of the fast path below.
 SPECIAL_KWARGS = ("sliding_window", "softcap", "s_aux", "sinks", "head_mask")
 # Modeling files whose eager function is exactly: scores times scaling, plus the mask, softmax,
 # dropout, times the values (with grouped key/value heads repeated). Their weights come from
@@ -41,7 +41,7 @@ FAST_PATH_MODULES = frozenset(
 
 @dataclass
 class CapturePlan:
-    """Which attention modules record weights during one forward pass, and where to.
+    """The attention modules that record weights during one forward pass, and where the weights go.
 
     ``slots`` maps ``id(module)`` to a float32 tensor ``[head, query, key]`` that the
     module's weights are written into. ``on_weights``, when set, is called with
@@ -55,10 +55,10 @@ class CapturePlan:
     workspace: torch.Tensor | None = None
     # Reused between layers for the weights handed to ``on_weights``.
     scratch: torch.Tensor | None = None
-    # With ``on_rows`` set, planned layers on the fast path run query block by query block:
-    # ``on_rows(module, start, stop, weights)`` gets the weights ``[head, stop - start, keys]``
-    # of queries ``start`` to ``stop``; keys after the last query of a causal block are left
-    # out, because the causal mask gives them exactly zero weight. ``row_blocks`` sets the count.
+    # With ``on_rows`` set, planned layers on the fast path run one query block at a time, and
+    # ``on_rows(module, start, stop, weights)`` gets the weights ``[head, stop - start, keys]``.
+    # A causal block leaves out the keys after its last query, because the mask gives them
+    # exactly zero weight. ``row_blocks`` is the number of blocks.
     on_rows: Callable[[nn.Module, int, int, torch.Tensor], None] | None = None
     row_blocks: int = 64
 
@@ -237,8 +237,10 @@ def atlas_attention_forward(
         and not dropout
         and query.shape[0] == 1
     )
-    if fast and plan is not None and plan.on_rows is not None:
-        return _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan, kwargs), None
+    if plan is not None and plan.on_rows is not None:
+        if fast:
+            return _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan, kwargs), None
+        return _module_rows_fallback(module, query, key, value, attention_mask, scaling, plan, {**kwargs, "dropout": dropout}), None
     if fast:
         if slot is None:
             slot = torch.empty(shape, dtype=torch.float32, device=query.device)

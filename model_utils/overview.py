@@ -99,10 +99,6 @@ class ThumbnailBuilder:
         return [layer for layer in self.layer_of.values() if self.filled.get(layer, 0) != self.side]
 
 
-def _unexpected_full_weights(module, weights) -> None:
-    """Receive the whole weights of a layer that skipped the query-block path (the builder then reports it missing)."""
-
-
 def capture_thumbnails(
     loaded: LoadedModel, text: str, *, pixels: int = THUMBNAIL_PIXELS, max_tokens: int | None = None
 ) -> ThumbnailCapture:
@@ -123,7 +119,7 @@ def capture_thumbnails(
     builder = ThumbnailBuilder(
         modules, heads=int(loaded.config.num_attention_heads), tokens=num_tokens, pixels=pixels, causal=loaded.is_causal
     )
-    plan = None if loaded.family.shares_layers else plan_for(loaded.model, modules, on_weights=_unexpected_full_weights)
+    plan = None if loaded.family.shares_layers else plan_for(loaded.model, modules)
     if plan is None:
         raise InputError(f"{loaded.source} does not run through transformers' attention interface; thumbnails need a full capture.")
     plan.on_rows, plan.row_blocks = builder.add_rows, builder.side
@@ -132,7 +128,7 @@ def capture_thumbnails(
         loaded.model(**model_inputs(loaded, encoding))
     missing = builder.missing_layers()
     if missing:
-        raise InputError(f"Layers {missing} of {loaded.source} took a path that does not hand over query blocks; thumbnails need a full capture.")
+        raise InputError(f"Layers {missing} of {loaded.source} handed over no weights; thumbnails need a full capture.")
     logger.info("Captured thumbnails of %s: %d tokens, %d layers in %.0f ms", loaded.source, num_tokens, len(modules), (time.perf_counter() - started) * 1000)
     stacked = builder.thumbnails
     stacked.setflags(write=False)

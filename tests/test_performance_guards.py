@@ -10,9 +10,11 @@ import torch
 from PIL import Image
 from transformers import AutoModel
 
-from model_utils import CaptureError, capture, count_hooks
+from model_utils import CaptureError, InputError, capture, count_hooks
 from model_utils.loading import embedded_model_path
-from model_utils.memory import estimate_capture, check_capture_memory, estimate_for
+from model_utils.memory import check_capture_memory, estimate_capture, estimate_for
+from model_utils.overview import capture_thumbnails
+from tests import tiny_models
 from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama
 from ui.payload import DEFAULT_BUDGET_BYTES, estimate_figure_bytes, fit_figure
 from viz.grid import COLOR_LEVELS, FUTURE_INDEX, block_edges, head_grid_figure, palette, pool_thumbnails, thumbnail_mosaic
@@ -176,3 +178,22 @@ def test_payload_guard_keeps_small_figures():
     fitted, side = fit_figure(figure)
     assert fitted is figure
     assert side is None
+
+
+@pytest.mark.parametrize(
+    "name", ["bert", "roberta", "distilbert", "electra", "gpt2", "gpt_neo", "llama", "qwen2", "mistral", "gemma", "phi"]
+)
+def test_thumbnails_equal_pooled_capture(name):
+    model = getattr(tiny_models, f"tiny_{name}")()
+    text = "The cat sat on the mat because it was tired. " * 4
+    full = capture(model, text)
+
+    try:
+        thumbnails = capture_thumbnails(model, text, pixels=16)
+    except InputError as error:
+        # Models outside the attention interface fall back to a full capture on the page.
+        assert "full capture" in str(error)
+        return
+    assert thumbnails.num_tokens == full.num_tokens
+    np.testing.assert_allclose(thumbnails.thumbnails, pool_thumbnails(full.attentions, 16), atol=1e-6)
+    assert count_hooks(model.model) == 0

@@ -62,7 +62,7 @@ def get_settings() -> Settings:
 def _load_shared_model(source: str) -> LoadedModel:
     """Load a model once per process; every browser session shares it (captures take its lock)."""
     settings = get_settings()
-    return load_model(source, device=settings.device, policy=SourcePolicy.from_settings(settings))
+    return load_model(source, device=settings.device, dtype=settings.dtype, policy=SourcePolicy.from_settings(settings))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
