@@ -186,7 +186,7 @@ def test_example_by_name_unknown():
 
 
 def test_chinese_example_tokenisation(embedded_model):
-    # The embedded uncased English WordPiece vocabulary holds a few hundred CJK characters:
+    # The embedded uncased English WordPiece vocabulary contains a few hundred CJK characters:
     # those become one token each, the rest become [UNK], and no character is split further.
     result = capture(embedded_model, example_by_name("chinese").text)
     inner_raw = list(result.raw_tokens[1:-1])
@@ -234,7 +234,7 @@ def _in_legend(trace: dict, layout: dict) -> bool:
 def figure_texts(spec: dict) -> list[tuple[str, bool]]:
     """Collect the interface text of a plotly figure: titles, annotations, legend names and hover text.
 
-    Each text comes with a flag that is True for precomputed hover text, which also holds token labels.
+    Each text comes with a flag that is True for precomputed hover text, which also contains token labels.
     """
     layout = spec.get("layout", {})
     texts = []
@@ -277,7 +277,7 @@ def figure_data_labels(spec: dict) -> set[str]:
 def english_lines(text: str, data_labels: set[str]) -> list[str]:
     """Return the lines of a figure text that hold a Latin word but no Chinese, once token labels are removed.
 
-    A label is removed only where it stands as a whole word, so a one-letter token cannot hide "key".
+    A label is removed only where it appears as a whole word, so a one-letter token cannot hide "key".
     """
     flagged = []
     for line in re.split(r"<br\s*/?>", text):
@@ -349,7 +349,7 @@ def chinese_everywhere(monkeypatch):
     """Make every lookup Chinese, also those AppTest makes from the test thread.
 
     AppTest calls a widget's format_func outside the script run, where the session's
-    language cannot be read; pages that translate inside format_func would then show
+    language cannot be read. Pages that translate inside format_func would then show
     English options to AppTest alone.
     """
     import ui.text
@@ -365,9 +365,9 @@ def tiny_model_folders(tmp_path_factory):
 
 @pytest.mark.parametrize("family", ["gpt2", "bart"])
 def test_tiny_model_pages_in_chinese(family, tiny_model_folders, chinese_everywhere):
-    # Decoders and encoder-decoders show controls the embedded encoder never shows
-    # (hide the first token, attention type, target text); byte-level BPE splits each
-    # Chinese character into fragments.
+    # Decoders and encoder-decoders show controls that the embedded encoder never shows,
+    # such as hiding the first token, the attention type and the target text. Their
+    # byte-level BPE also splits each Chinese character into fragments.
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state["atlas.language"] = "zh-CN"
     at.run()
@@ -498,7 +498,7 @@ OTHER_CHINESE_SENTENCE = "你们在小学复习日语。"
 
 
 def fonts_without_cjk(folder: Path) -> dict[str, str]:
-    """Return an environment whose fontconfig sees every installed font except those with Chinese glyphs."""
+    """Return an environment whose fontconfig lists every installed font except those with Chinese glyphs."""
     listed = subprocess.run(["fc-list", "--format", "%{file}\\n"], capture_output=True, text=True, check=True).stdout
     chinese = subprocess.run(["fc-list", "--format", "%{file}\\n", ":lang=zh"], capture_output=True, text=True, check=True).stdout
     font_folder = folder / "fonts"

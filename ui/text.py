@@ -27,7 +27,7 @@ def error_text(key: str, error: Exception) -> str:
     """Frame an error for the screen: a translated summary (``key``) followed by the error's own message.
 
     Errors raised in model_utils stay in English on purpose, because they name the exact
-    value, limit and fix, which users copy into searches and bug reports; the frame
-    around them says in the session's language what failed.
+    value, limit and fix, which users copy into searches and bug reports. The frame
+    around them states in the session's language what failed.
     """
     return t("error.frame", summary=t(key), detail=str(error))

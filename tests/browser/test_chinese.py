@@ -1,7 +1,7 @@
 """The Chinese interface in a real browser: the browser's language picks it, and every page renders in it.
 
-Set ATLAS_SCREENSHOT_DIR to keep the screenshots (docs/images holds the README's copies);
-otherwise they go to pytest's temporary folder.
+Set ATLAS_SCREENSHOT_DIR to keep the screenshots, as docs/images does for the README.
+Without it they go to pytest's temporary folder.
 """
 
 from __future__ import annotations
