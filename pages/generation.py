@@ -3,12 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from model_utils.families import DECODER_ONLY, ENCODER_DECODER, model_kind
+from model_utils.families import DECODER_ONLY, ENCODER_DECODER
 from model_utils.generation import MAX_NEW_TOKENS
 from ui.downloads import render_downloads
 from ui.inputs import with_new_tokens
 from ui.routing import require_app_entry
-from ui.session import REQUEST_KEY, current_capture, current_request, shared_model
+from ui.session import REQUEST_KEY, current_capture, current_request
 from ui.text import t
 from ui.views import head_label
 from viz.generation import generation_heatmap, step_bars, step_row
@@ -21,11 +21,14 @@ DEFAULT_NEW_TOKENS = 8
 st.header(t("generation.title"))
 st.caption(t("generation.intro"))
 request = current_request()
-model = shared_model(request.model)
-if model is None:
+result = current_capture(apply_token_view=False)
+if result is None:
     st.stop()
-kind = model_kind(model.config)
-if kind not in (DECODER_ONLY, ENCODER_DECODER):
+if result.cross_attentions is not None:
+    kind = ENCODER_DECODER
+elif result.is_causal:
+    kind = DECODER_ONLY
+else:
     st.info(t("generation.needs_generator"))
     st.stop()
 
@@ -46,10 +49,6 @@ if kind == DECODER_ONLY:
         st.stop()
 else:
     st.caption(t("generation.seq2seq_note"))
-
-result = current_capture(apply_token_view=False)
-if result is None:
-    st.stop()
 
 if kind == DECODER_ONLY:
     generated = result.generated_tokens or ()
