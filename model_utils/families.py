@@ -124,14 +124,20 @@ def _is_causal_lm(model: nn.Module) -> bool:
     return any(name.endswith("ForCausalLM") or name.endswith("LMHeadModel") for name in architectures)
 
 
-def family_for(model: nn.Module) -> FamilySpec:
-    """Return the family spec for a loaded model, or raise CaptureError for an unknown or unsupported one."""
-    model_type = getattr(model.config, "model_type", "")
+def check_supported(config) -> None:
+    """Raise CaptureError for a model type whose attention cannot be drawn, before its weights load."""
+    model_type = getattr(config, "model_type", "")
     if model_type in UNSUPPORTED_FAMILIES:
         raise CaptureError(
             f"Model type '{model_type}' is not supported: {UNSUPPORTED_FAMILIES[model_type]}. "
             "Load a model with dense attention (for example BERT, RoBERTa, GPT-2, Llama or T5)."
         )
+
+
+def family_for(model: nn.Module) -> FamilySpec:
+    """Return the family spec for a loaded model, or raise CaptureError for an unknown or unsupported one."""
+    model_type = getattr(model.config, "model_type", "")
+    check_supported(model.config)
     if model_type in FAMILIES:
         return FAMILIES[model_type]
     spec = spec_from_transformers(model, model_type)

@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 
 from .devices import input_device, needs_spreading, pick_device, weights_bytes
 from .errors import ModelLoadError
-from .families import FamilySpec, family_for, find_attention_modules
+from .families import FamilySpec, check_supported, family_for, find_attention_modules
 from .sources import SourcePolicy, check_config, check_source, embedded_source, explain_missing_hub_model, explain_rejected_pickle
 
 logger = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ def load_model(
     try:
         config = AutoConfig.from_pretrained(checked.target, **hub_options)
         check_config(config, shown_name)
+        check_supported(config)
         tokenizer = AutoTokenizer.from_pretrained(checked.target, **hub_options)
         model = _model_class(config).from_pretrained(
             checked.target,

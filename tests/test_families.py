@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from model_utils import CaptureError, InputError, capture, count_hooks, wrap_model
+from transformers import AutoModel
+
+from model_utils import AtlasError, CaptureError, InputError, capture, count_hooks, load_model, wrap_model
 from model_utils import families
 from model_utils.families import CROSS, DECODER, ENCODER, FAMILIES, family_for, kv_groups_for, model_kind
 from tests.tiny_models import (
@@ -14,7 +16,8 @@ from tests.tiny_models import (
     build,
     build_model,
     byte_level_tokenizer,
-    sentencepiece_tokenizer,
+    roberta_tokenizer,
+    save_tiny_model,
     tiny_bert,
     tiny_gpt2,
     tiny_llama,
@@ -263,3 +266,40 @@ def test_every_family_listed_once():
         assert model_type in FAMILIES
     assert family_for(tiny_t5().model) is FAMILIES["t5"]
     assert families.UNSUPPORTED_FAMILIES.keys().isdisjoint(FAMILIES)
+
+
+@pytest.fixture(scope="module")
+def unusable_folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("unusable")
+    mamba = build_model("mamba", byte_level_tokenizer(), causal=True)
+    longformer = build_model("longformer", roberta_tokenizer(), attention_window=[4, 4], max_position_embeddings=64)
+    for name, model, tokenizer in (("mamba", mamba, byte_level_tokenizer()), ("longformer", longformer, roberta_tokenizer())):
+        model.config.architectures = [type(model).__name__]
+        model.save_pretrained(root / name)
+        tokenizer.save_pretrained(root / name)
+    return root
+
+
+def test_folder_without_attention_says_not_a_transformer(unusable_folders):
+    with pytest.raises(AtlasError, match="may not be a Transformer"):
+        load_model(str(unusable_folders / "mamba"))
+
+
+def test_banded_folder_is_rejected_before_weights_load(unusable_folders, monkeypatch):
+    def no_weights(*args, **kwargs):
+        raise AssertionError("weights were loaded for an unsupported model")
+
+    monkeypatch.setattr(AutoModel, "from_pretrained", no_weights)
+    with pytest.raises(AtlasError, match="'longformer' is not supported.*banded"):
+        load_model(str(unusable_folders / "longformer"))
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ_BUILDERS) + ["llama", "gpt_neo", "albert"])
+def test_saved_folder_loads_with_same_weights(tmp_path, name):
+    builders = {**ENCODER_BUILDERS, **DECODER_BUILDERS, **SEQ2SEQ_BUILDERS}
+    built = builders[name]()
+    loaded = load_model(save_tiny_model(built, tmp_path / name))
+    target = "The mat." if built.is_encoder_decoder else None
+
+    assert loaded.family is built.family
+    assert np.array_equal(capture(loaded, TEXT, target=target).attentions, capture(built, TEXT, target=target).attentions)
