@@ -552,7 +552,7 @@ def heads_app(monkeypatch):
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
         get_settings.clear()
-        app = AppTest.from_file(str(APP_FILE), default_timeout=120)
+        app = AppTest.from_file(str(APP_FILE), default_timeout=240)
         app.run()
         app.switch_page("pages/heads.py")
         app.run()
@@ -634,14 +634,18 @@ def downloads_app(monkeypatch):
     import ui.downloads
 
     monkeypatch.setattr(ui.downloads, "TEXT_EXPORT_MAX_WEIGHTS", ui.downloads.TEXT_EXPORT_MAX_WEIGHTS)
+    # A long limit: these tests check the buttons, not the speed of a shared, busy machine.
+    monkeypatch.setenv("ATLAS_EXPORT_TIMEOUT_SECONDS", "120")
+    ui.downloads.get_settings.clear()
 
     def start(**kwargs) -> AppTest:
-        app = AppTest.from_function(downloads_script, kwargs=kwargs, default_timeout=60)
+        app = AppTest.from_function(downloads_script, kwargs=kwargs, default_timeout=180)
         app.run()
         assert [exception.message for exception in app.exception] == []
         return app
 
-    return start
+    yield start
+    ui.downloads.get_settings.clear()
 
 
 def test_downloads_offer_every_data_format(downloads_app):
