@@ -285,7 +285,7 @@ def test_render_retries_after_idle_exit_race(figure, monkeypatch):
 
 
 def fonts_without_cjk(folder: Path) -> dict[str, str]:
-    """Return an environment whose fontconfig sees only DejaVu, which has no CJK glyphs."""
+    """Return an environment whose fontconfig finds only DejaVu, which has no CJK glyphs."""
     config = folder / "fonts.conf"
     config.write_text(
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
