@@ -85,7 +85,7 @@ def hide_first_token(attentions: np.ndarray) -> np.ndarray:
 
     Most decoder heads park much of their weight on the first token (the attention sink),
     which washes out the rest of the row. The first column becomes NaN so it draws as a gap.
-    A row with no weight left (the first query of a causal model sees only itself) becomes
+    A row with no weight left (the first query of a causal model attends only to itself) becomes
     NaN too, because it has no distribution over the other keys.
     """
     weights = np.asarray(attentions, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 Without a target text the model first generates one greedily. Attention is then read from
 a single teacher-forced forward pass over the decoder start token plus the final output,
-so every decoder row sees the same keys it would see during generation.
+so every decoder row attends to the same keys as during generation.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def decoder_heads(config) -> int:
 
 
 def _target_inputs(loaded: LoadedModel, target: str, start_id: int, max_tokens: int) -> tuple[list[int], list[str], list[str], list[bool]]:
-    """Tokenize a target text as the decoder sees it: the start token, then the target tokens."""
+    """Tokenize a target text as the decoder receives it: the start token, then the target tokens."""
     fast = getattr(loaded.tokenizer, "is_fast", False)
     with loaded.tokenizer_lock:
         encoding = loaded.tokenizer(

@@ -1,4 +1,4 @@
-"""Where each architecture family keeps its attention modules, and how to read their weights."""
+"""Attention module classes of each architecture family, and the rule for reading their weights."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ FAMILIES: dict[str, FamilySpec] = {
     "gemma2": FamilySpec("Gemma 2", ("Gemma2Attention",), causal=True),
     "phi": FamilySpec("Phi", ("PhiAttention",), causal=True),
     "phi3": FamilySpec("Phi-3", ("Phi3Attention",), causal=True),
-    # Encoder-decoders: one class serves encoder self, decoder self and cross attention; the
-    # module path tells them apart. T5Attention returns (output, position_bias, weights), and the
+    # Encoder-decoders: one class serves encoder self, decoder self and cross attention, and
+    # the module path distinguishes them. T5Attention returns (output, position_bias, weights), and the
     # position bias at index 1 has the weights' shape, so reading index 1 would be a silent bug.
     "bart": FamilySpec("BART", ("BartAttention",)),
     "mbart": FamilySpec("mBART", ("MBartAttention",)),
@@ -156,7 +156,7 @@ def find_attention_modules(model: nn.Module, spec: FamilySpec) -> dict[str, list
 
     Roles are ``attentions`` for encoder-only and decoder-only models, and
     ``encoder_attentions``, ``decoder_attentions`` and ``cross_attentions`` for
-    encoder-decoders, told apart by the module path.
+    encoder-decoders, distinguished by the module path.
     """
     is_encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
     roles: dict[str, list[tuple[str, nn.Module]]] = {}

@@ -62,7 +62,8 @@ def attach_to_attention(loaded, hook, role=SELF):
 
 @pytest.mark.parametrize("model_type", ["bert", "gpt2", "llama", "bart"])
 def test_sdpa_model_is_captured_through_eager(model_type):
-    tokenizer = roberta_tokenizer() if model_type == "bart" else wordpiece_tokenizer() if model_type == "bert" else byte_level_tokenizer()
+    tokenizers = {"bart": roberta_tokenizer, "bert": wordpiece_tokenizer}
+    tokenizer = tokenizers.get(model_type, byte_level_tokenizer)()
     builders = {**ALL_SELF_BUILDERS, **SEQ2SEQ_BUILDERS}
     reference = builders[model_type]()
     sdpa_model = build_model(
@@ -78,7 +79,8 @@ def test_sdpa_model_is_captured_through_eager(model_type):
     assert loaded.attn_implementation == "eager"
     assert "eager" in str(result.manifest["attn_implementation"])
     assert float(np.abs(result.attentions - expected.attentions).max()) <= PARITY_TOLERANCE
-    assert np.isfinite(result.attentions).all() and result.attentions.max() > 0
+    assert np.isfinite(result.attentions).all()
+    assert result.attentions.max() > 0
 
 
 def _config_overrides(loaded) -> dict:
@@ -201,7 +203,7 @@ def test_albert_shared_layer_one_call_short():
     assert capture(loaded, TEXT, allow_missing=True).layers == (0,)
 
 
-# B1: the fused fast path of nn.TransformerEncoderLayer skips hooks and asks for no weights.
+# B1: the fused fast path of nn.TransformerEncoderLayer skips hooks and requests no weights.
 
 
 @pytest.fixture

@@ -216,7 +216,8 @@ def test_sentence_pair_segments(builder):
     sequences = encoding.sequence_ids()
 
     assert len(segments) == result.num_tokens
-    assert segments[0] == 0 and segments[-1] == 1
+    assert segments[0] == 0
+    assert segments[-1] == 1
     for position, sequence in enumerate(sequences):
         if sequence is not None:
             assert segments[position] == sequence

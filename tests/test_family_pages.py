@@ -37,7 +37,7 @@ def test_family_opens_on_every_page(model_folders, name):
     for page in page_files():
         app.switch_page(page).run()
         assert exception_messages(app) == [], page
-        # A page that does not cover a kind says so plainly (the Q·K walk-through and encoder-decoders).
+        # A page that does not cover a kind shows a plain message (the Q·K walk-through and encoder-decoders).
         assert all("encoder-decoder" in message for message in error_messages(app)), page
     assert count_hooks(_load_shared_model(model_folders[name]).model) == 0
 
@@ -80,7 +80,8 @@ def test_sentence_pair_filters(model_folders, name):
     assert exception_messages(app) == []
     rows, columns = decoded_axis(block, "yaxis"), decoded_axis(block, "xaxis")
     assert len(rows) + len(columns) == len(decoded_axis(full, "xaxis"))
-    assert "cat" in rows and "dog" in columns
+    assert "cat" in rows
+    assert "dog" in columns
     assert "dog" not in rows
 
 

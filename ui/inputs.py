@@ -85,7 +85,7 @@ def capture_kind(model: LoadedModel, text: str, text_pair: str | None, target: s
 
 
 def is_single_text(result: CaptureResult) -> bool:
-    """Tell whether a capture holds one plain text: no pair, no target and no generated tokens."""
+    """Tell whether a capture contains one plain text: no pair, no target and no generated tokens."""
     return result.segment_ids is None and result.target_tokens is None and result.prompt_length is None
 
 

@@ -28,8 +28,8 @@ ROLES = (ENCODER_SELF, DECODER_SELF, CROSS)
 def choose_view(result, prefix: str) -> AttentionView:
     """Draw the view controls that apply to this capture and return the chosen view.
 
-    Encoder-decoders switch between encoder self, decoder self and cross attention; sentence
-    pairs filter to one block (A→B: rows of text A, columns of text B); causal views get a
+    Encoder-decoders switch between encoder self, decoder self and cross attention. Sentence
+    pairs filter to one block (A→B: rows of text A, columns of text B). Causal views get a
     switch that hides the first token and renormalises the rows.
     """
     view = role_view(result)
