@@ -6,6 +6,7 @@ import ast
 import base64
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,12 +86,17 @@ def exception_messages(app: AppTest) -> list[str]:
     return [exception.message for exception in app.exception]
 
 
+def unescape_markdown(text: str) -> str:
+    """Undo the backslash escapes that ui.text.literal_markdown adds, giving the text users read."""
+    return re.sub(r"\\([\\`*_\[\]<>~$:&])", r"\1", text)
+
+
 def error_messages(app: AppTest) -> list[str]:
-    return [element.value for element in app.error]
+    return [unescape_markdown(element.value) for element in app.error]
 
 
 def warning_messages(app: AppTest) -> list[str]:
-    return [element.value for element in app.warning]
+    return [unescape_markdown(element.value) for element in app.warning]
 
 
 def chart_specs(app: AppTest) -> list[dict]:

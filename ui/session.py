@@ -21,7 +21,7 @@ from settings import Settings, load_settings
 from .examples import example_picker, tokenisation_note
 from .inputs import capture_kind, is_single_text, remember_kind, render_kind_fields, submitted_request
 from .manifest import render_manifest
-from .text import LANGUAGE_KEY, current_language, error_text, t
+from .text import LANGUAGE_KEY, current_language, error_text, literal_markdown, t
 
 logger = logging.getLogger(__name__)
 
@@ -217,9 +217,9 @@ def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureRe
 def shared_model(source: str) -> LoadedModel | None:
     """Return the cached model, loading it with a progress indicator; show the reason on failure."""
     try:
-        with st.status(t("load.status", model=source or "all-MiniLM-L6-v2"), expanded=False) as status:
+        with st.status(t("load.status", model=literal_markdown(source or "all-MiniLM-L6-v2")), expanded=False) as status:
             model = _load_shared_model(source)
-            status.update(label=t("load.done", model=model.source), state="complete")
+            status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
         if source == current_request().model:
             remember_kind(model)
         return model
@@ -251,7 +251,7 @@ def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
     st.caption(
         t(
             "capture.summary",
-            model=result.manifest.get("model"),
+            model=literal_markdown(str(result.manifest.get("model"))),
             tokens=result.num_tokens,
             layers=result.num_layers,
             heads=result.num_heads,

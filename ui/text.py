@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from i18n import DEFAULT_LANGUAGE, language_from_locale, translate
 
 LANGUAGE_KEY = "atlas.language"
+# Characters that open Markdown inside a line in Streamlit: code, emphasis, links and images,
+# strikethrough, LaTeX ($), emoji shortcodes and colour directives (:), HTML tags and entities.
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~$:&])")
 
 
 def current_language() -> str:
@@ -30,4 +35,13 @@ def error_text(key: str, error: Exception) -> str:
     value, limit and fix, which users copy into searches and bug reports. The frame
     around them states in the session's language what failed.
     """
-    return t("error.frame", summary=t(key), detail=str(error))
+    return t("error.frame", summary=t(key), detail=literal_markdown(str(error)))
+
+
+def literal_markdown(text: str) -> str:
+    """Escape ``text`` so that Streamlit's Markdown (errors, captions, status labels) shows it as typed.
+
+    Without this, a model field holding ``![x](http://host/pixel.png)`` puts an image in the
+    page, ``$x$`` renders as LaTeX and ``:red[x]`` changes colour.
+    """
+    return MARKDOWN_INLINE.sub(r"\\\1", text)
