@@ -8,6 +8,9 @@ from tests.tiny_models import ALL_BUILDERS, DECODER_BUILDERS, ENCODER_BUILDERS, 
 from ui.session import _load_shared_model
 
 TEXT = "The cat sat on the mat."
+# The Q·K walk-through records query and key vectors through transformers' AttentionInterface,
+# so for encoder-decoders and models outside that interface (GPT-Neo) it shows a plain error.
+PAGES_WITH_LIMITS = {"pages/walkthrough.py"}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +40,8 @@ def test_family_opens_on_every_page(model_folders, name):
     for page in page_files():
         app.switch_page(page).run()
         assert exception_messages(app) == [], page
-        # A page that does not cover a kind shows a plain message (the Q·K walk-through and encoder-decoders).
-        assert all("encoder-decoder" in message for message in error_messages(app)), page
+        if page not in PAGES_WITH_LIMITS:
+            assert error_messages(app) == [], page
     assert count_hooks(_load_shared_model(model_folders[name]).model) == 0
 
 
@@ -80,9 +83,9 @@ def test_sentence_pair_filters(model_folders, name):
     assert exception_messages(app) == []
     rows, columns = decoded_axis(block, "yaxis"), decoded_axis(block, "xaxis")
     assert len(rows) + len(columns) == len(decoded_axis(full, "xaxis"))
-    assert "cat" in rows
-    assert "dog" in columns
-    assert "dog" not in rows
+    assert "cat" in "".join(rows)
+    assert "dog" in "".join(columns)
+    assert "dog" not in "".join(rows)
 
 
 @pytest.mark.parametrize("name", sorted(DECODER_BUILDERS))
