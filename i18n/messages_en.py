@@ -144,6 +144,7 @@ MESSAGES: dict[str, str] = {
     "generation.generated": "generated",
     "views.role": "Attention",
     "views.role_help": "Encoder self-attention: source tokens over source tokens. Decoder self-attention: target tokens over earlier target tokens. Cross-attention: target tokens (rows) over source tokens (columns).",
+    "views.square_role_help": "Encoder self-attention: source tokens over source tokens. Decoder self-attention: target tokens over earlier target tokens. Cross-attention is on the Heads page.",
     "views.role_attentions": "Encoder self-attention",
     "views.role_decoder_attentions": "Decoder self-attention",
     "views.role_cross_attentions": "Cross-attention",

@@ -8,6 +8,7 @@ from ui.routing import require_app_entry
 from ui.selection import selected_head
 from ui.session import current_capture, current_thumbnails
 from ui.text import t
+from ui.views import choose_square_view
 from viz.grid import head_grid_figure, heads_side_by_side
 
 require_app_entry()
@@ -26,16 +27,18 @@ if thumbnails is not None:
     st.info(t("overview.thumbnails_only", tokens=thumbnails.num_tokens))
 
 source = result if result is not None else thumbnails
+# Encoder-decoders pick encoder or decoder self-attention here; both are square.
+view = choose_square_view(result, "overview") if result is not None else None
 grid = head_grid_figure(
-    result.attentions if result is not None else thumbnails.thumbnails,
+    view.attentions if view is not None else thumbnails.thumbnails,
     source.layers,
-    causal=source.is_causal,
+    causal=view.causal if view is not None else source.is_causal,
     layer_label=t("common.layer"),
     head_label=t("common.head"),
     query_label=t("common.query"),
     key_label=t("common.key"),
     weight_title=t("common.weight"),
-    token_count=source.num_tokens,
+    token_count=len(view.query_tokens) if view is not None else source.num_tokens,
 )
 event = show_chart(grid, key="overview.grid_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
@@ -63,13 +66,13 @@ if len(picked) > MAX_COMPARED_HEADS:
     st.warning(t("overview.pick_limit", count=len(picked)))
     st.stop()
 
-matrices = [result.layer(layer)[head] for layer, head in picked]
+matrices = [view.attentions[result.layers.index(layer)][head] for layer, head in picked]
 titles = [f"{t('common.layer')} {layer} · {t('common.head')} {head}" for layer, head in picked]
 comparison = heads_side_by_side(
     matrices,
     titles,
-    result.tokens,
-    causal=result.is_causal,
+    view.query_tokens,
+    causal=view.causal,
     difference=matrices[0] - matrices[1],
     difference_title=t("overview.difference", first=titles[0], second=titles[1]),
     query_title=t("common.query"),

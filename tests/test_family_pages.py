@@ -136,3 +136,16 @@ def test_unknown_folder_shows_plain_message(tmp_path):
 
     assert exception_messages(app) == []
     assert error_messages(app)
+
+
+def test_overview_switches_seq2seq_self_attention(model_folders):
+    app = start_app("pages/overview.py")
+    submit(app, model=model_folders["t5"], text=TEXT)
+    encoder_specs = chart_specs(app)
+    app.radio(key="overview.role").set_value("decoder_attentions").run()
+    decoder_specs = chart_specs(app)
+
+    assert exception_messages(app) == []
+    assert error_messages(app) == []
+    assert app.radio(key="overview.role").options == ["Encoder self-attention", "Decoder self-attention"]
+    assert decoder_specs != encoder_specs

@@ -71,3 +71,18 @@ def add_kv_group_hover(figure: go.Figure, result, head: int) -> go.Figure:
         if isinstance(trace, go.Heatmap) and template and "<extra>" in template:
             trace.hovertemplate = template.replace("<extra>", f"<br>{line}<extra>", 1)
     return figure
+
+
+def choose_square_view(result, prefix: str) -> AttentionView:
+    """Return the self-attention to show in views that need square matrices.
+
+    Encoder-decoders get a switch between encoder and decoder self-attention. Cross-attention
+    has a different token count on each axis, so those views leave it to the Heads page.
+    """
+    if result.decoder_attentions is None:
+        return role_view(result)
+    role = st.radio(
+        t("views.role"), (ENCODER_SELF, DECODER_SELF), format_func=lambda name: t(f"views.role_{name}"),
+        key=f"{prefix}.role", horizontal=True, help=t("views.square_role_help"),
+    )
+    return role_view(result, role)
