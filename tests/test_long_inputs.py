@@ -4,10 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
 from model_utils import CaptureError, capture
 from model_utils.overview import capture_thumbnails
+from tests.test_pages import NavigationPagesManager
 from tests.tiny_models import tiny_gpt2
 from viz.grid import pool_thumbnails
 
@@ -59,7 +61,9 @@ def test_2048_full_capture_rejected_with_fix(long_decoder):
     assert "layers" in message
 
 
-def test_page_notice_names_dropped_tokens(embedded_model):
+def test_page_notice_names_dropped_tokens(embedded_model, monkeypatch):
+    # AppTest would otherwise run the page alone after the first run and drop the click.
+    monkeypatch.setattr(app_test_module, "PagesManager", NavigationPagesManager)
     text = "word " * 700
     dropped = len(embedded_model.tokenizer(text)["input_ids"]) - 512
     app = AppTest.from_file(str(APP_FILE), default_timeout=120)
