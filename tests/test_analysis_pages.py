@@ -67,6 +67,14 @@ def figures(app: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
 
 
+def table_with_column(app: AppTest, column: str):
+    """Return the first table on screen that has ``column``; other pages' tables may come before it."""
+    for table in app.dataframe:
+        if column in table.value.columns:
+            return table.value
+    raise AssertionError(f"No table with a column {column!r} on screen.")
+
+
 def heatmap_traces(figure: dict) -> list[dict]:
     return [trace for trace in figure["data"] if trace.get("type") == "heatmap"]
 
@@ -81,7 +89,7 @@ def test_statistics_page_values(embedded_result):
     )
     np.testing.assert_allclose(decode_array(panels[0]["z"]), expected.values["entropy"], atol=1e-6)
     np.testing.assert_allclose(decode_array(panels[4]["z"]), expected.values["first_token"], atol=1e-6)
-    table = app.dataframe[0].value
+    table = table_with_column(app, "Normalised entropy")
     assert len(table) == 6 * 12
     assert list(table.columns[:2]) == ["layer", "head"]
 
@@ -101,7 +109,7 @@ def test_statistics_similar_heads_table():
     app = open_page("pages/statistics.py")
     app.slider(key="stats.similar_count").set_value(7).run()
     assert_clean(app, "similar heads")
-    similar = app.dataframe[1].value
+    similar = table_with_column(app, "similarity")
     assert len(similar) == 7
     scores = similar.iloc[:, 2].tolist()
     assert scores == sorted(scores, reverse=True)
@@ -154,7 +162,7 @@ def test_walkthrough_matches_heatmap():
     assert_clean(app, "walk-through")
     assert any("equals this row" in success.value for success in app.success)
     assert len(app.warning) == 0
-    table = app.dataframe[0].value
+    table = table_with_column(app, "heatmap weight")
     np.testing.assert_allclose(table.iloc[:, 6], table.iloc[:, 7], atol=1e-5)
     assert len(app.get("latex")) == 1
     assert "d_k = 32" in app.get("latex")[0].value
@@ -167,7 +175,7 @@ def test_walkthrough_decoders(model_folders, name):
     assert_clean(app, name)
     app.selectbox(key="walkthrough.query").set_value(3).run()
     assert any("equals this row" in success.value for success in app.success)
-    mask_column = app.dataframe[0].value.iloc[:, 4]
+    mask_column = table_with_column(app, "mask")["mask"]
     assert (mask_column.iloc[4:] == -np.inf).all()
     assert (mask_column.iloc[:4] == 0).all()
     if name == "llama":

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .labels import plotly_literal
-from .statistics import click_markers
+from .statistics import cell_hover, click_markers
 from .style import FONT_FAMILY
 
 DISTANCE_COLORSCALE = "Magma_r"
@@ -40,12 +40,11 @@ def head_distance_figure(
             zmin=0.0,
             zmax=top,
             colorscale=DISTANCE_COLORSCALE,
-            customdata=np.array([[layer] * num_heads for layer in layers]),
-            hovertemplate=f"{layer_label} %{{customdata}}, {head_label} %{{x}}<br>{plotly_literal(value_label)} %{{z:.4f}}<extra></extra>",
+            hoverinfo="skip",
             colorbar=dict(title=plotly_literal(value_label), thickness=12),
         )
     )
-    figure.add_trace(click_markers(layers, num_heads))
+    figure.add_trace(click_markers(layers, num_heads, cell_hover(distance, layers, value_label, layer_label, head_label)))
     figure.update_layout(
         title=plotly_literal(title),
         xaxis=dict(title=head_label, tickmode="array", tickvals=list(range(num_heads)), showgrid=False),

@@ -14,6 +14,9 @@ EDGE_COLOR = "#4477aa"
 TRACE_COLOR = "#ee6677"
 NODE_COLOR = "#444444"
 OPACITY_LEVELS = 5
+# In a trace, nodes holding less than this fraction of their level's largest share draw no
+# edges, because in an encoder nearly every node holds some share and the graph would fill.
+TRACE_MIN_SHARE = 0.05
 
 
 def strongest_edges(
@@ -24,7 +27,8 @@ def strongest_edges(
     ``capacities`` is ``[layer, query, key]``. Each node keeps its ``per_node`` strongest
     edges. With ``node_values [level, token]`` (a traced token's share in every node), an
     edge's strength is the node's value times the edge weight, and nodes with no value
-    draw nothing, so only the paths that feed the traced token remain.
+    draw nothing, nor do nodes under ``TRACE_MIN_SHARE`` of their level's largest value, so
+    only the main paths that feed the traced token remain.
     """
     edges = []
     num_layers, num_tokens, _ = capacities.shape
@@ -33,7 +37,9 @@ def strongest_edges(
         for query in range(num_tokens):
             weights = capacities[layer, query]
             if node_values is not None:
-                if level >= node_values.shape[0] or node_values[level, query] <= 0:
+                if level >= node_values.shape[0]:
+                    continue
+                if node_values[level, query] <= TRACE_MIN_SHARE * node_values[level].max():
                     continue
                 weights = weights * node_values[level, query]
             for key in np.argsort(-weights, kind="stable")[:per_node]:

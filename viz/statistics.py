@@ -31,8 +31,13 @@ def statistics_frame(values: Mapping[str, np.ndarray], layers: Sequence[int], co
     return frame
 
 
-def click_markers(layers: Sequence[int], num_heads: int) -> go.Scatter:
-    """Return invisible markers on every cell, each with customdata ``[layer, head]`` for click selection."""
+def click_markers(layers: Sequence[int], num_heads: int, hover: Sequence[str]) -> go.Scatter:
+    """Return invisible markers on every cell with customdata ``[layer, head]`` and the cell's hover text.
+
+    The markers carry the hover so that they, not the heatmap below, are the points plotly
+    picks on a click: a heatmap cell click selects nothing, and a trace with
+    ``hoverinfo="skip"`` gets no clicks either.
+    """
     rows, heads = np.meshgrid(np.arange(len(layers)), np.arange(num_heads), indexing="ij")
     return go.Scatter(
         x=heads.ravel(),
@@ -40,9 +45,19 @@ def click_markers(layers: Sequence[int], num_heads: int) -> go.Scatter:
         mode="markers",
         marker=dict(size=14, opacity=0.0, symbol="square"),
         customdata=[[int(layers[row]), int(head)] for row, head in zip(rows.ravel(), heads.ravel())],
-        hoverinfo="skip",
+        hovertext=list(hover),
+        hoverinfo="text",
         showlegend=False,
     )
+
+
+def cell_hover(values: np.ndarray, layers: Sequence[int], title: str, layer_label: str, head_label: str) -> list[str]:
+    """Return one hover line per ``[layer, head]`` cell, row by row."""
+    return [
+        f"{plotly_literal(title)}<br>{layer_label} {layer}, {head_label} {head}: {values[row, head]:.4f}"
+        for row, layer in enumerate(layers)
+        for head in range(values.shape[1])
+    ]
 
 
 def _panel_title(values: np.ndarray, title: str, name: str) -> str:
@@ -96,17 +111,13 @@ def statistics_figure(
                 colorscale=WEIGHT_COLORSCALE,
                 showscale=index == 0,
                 colorbar=dict(thickness=10, len=0.4, y=0.8),
-                customdata=np.array([[layer] * num_heads for layer in layers]),
-                hovertemplate=(
-                    f"{plotly_literal(titles[name])}<br>{layer_label} %{{customdata}}, {head_label} %{{x}}: "
-                    "%{z:.3f}<extra></extra>"
-                ),
-                hoverongaps=False,
+                hoverinfo="skip",
             ),
             row=row,
             col=column,
         )
-        figure.add_trace(click_markers(layers, num_heads), row=row, col=column)
+        hover = cell_hover(z, layers, titles[name], layer_label, head_label)
+        figure.add_trace(click_markers(layers, num_heads, hover), row=row, col=column)
         figure.update_yaxes(
             tickmode="array", tickvals=list(range(len(layers))), ticktext=[str(layer) for layer in layers],
             autorange="reversed", title_text=layer_label if column == 1 else None, row=row, col=column,
