@@ -112,7 +112,8 @@ def test_no_hooks_left_when_forward_raises(embedded_model, monkeypatch):
         raise RuntimeError("layer 3 failed on purpose")
 
     monkeypatch.setattr(failing_layer.intermediate, "forward", fail)
-    with pytest.raises(RuntimeError, match="layer 3 failed on purpose"):
+    # Errors inside the model's own code reach the pages as CaptureError naming the cause.
+    with pytest.raises(CaptureError, match="raised RuntimeError during its forward pass: layer 3 failed on purpose"):
         capture(embedded_model, "This forward pass stops halfway.")
 
     assert count_hooks(embedded_model.model) == 0
