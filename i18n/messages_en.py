@@ -74,6 +74,7 @@ MESSAGES: dict[str, str] = {
     "common.query": "query",
     "common.key": "key",
     "common.weight": "weight",
+    "common.choose_heads": "Choose heads",
     "heads.title": "Heads",
     "heads.intro": "Pick a layer and a head. Rows are query tokens, columns key tokens: each row shows where that token looks.",
     "heads.layer": "Layer",

@@ -90,6 +90,7 @@ MESSAGES: dict[str, str] = {
     "common.query": "查询（query）",
     "common.key": "键（key）",
     "common.weight": "权重",
+    "common.choose_heads": "选择注意力头",
 
     "heads.title": "注意力头",
     "heads.intro": "选择一层和一个注意力头。每行是一个查询（query）token，每列是一个键（key）token：一行显示该 token 把注意力分配给了哪些 token。",
@@ -170,6 +171,7 @@ MESSAGES: dict[str, str] = {
 
     "views.role": "注意力类型",
     "views.role_help": "编码器自注意力：源 token 关注源 token。解码器自注意力：目标 token 关注它之前的目标 token。交叉注意力：目标 token（行）关注源 token（列）。",
+    "views.square_role_help": "编码器自注意力：源 token 关注源 token。解码器自注意力：目标 token 关注它之前的目标 token。交叉注意力请在“注意力头”页面查看。",
     "views.role_attentions": "编码器自注意力",
     "views.role_decoder_attentions": "解码器自注意力",
     "views.role_cross_attentions": "交叉注意力",

@@ -68,6 +68,7 @@ with flow_column:
         list(range(result.num_heads)),
         default=[head],
         format_func=lambda head: head_label(result, head),
+        placeholder=t("common.choose_heads"),
         key="heads.flow_heads",
     )
     threshold = st.slider(t("heads.threshold"), 0.0, 1.0, 0.1, 0.01, key="heads.threshold")
@@ -78,6 +79,7 @@ with flow_column:
         t("heads.focus"),
         focus_options,
         format_func=lambda position: t("heads.focus_none") if position is None else f"{position}: {view.query_tokens[position]}",
+        placeholder=t("heads.focus_none"),
         key="heads.focus",
     )
     flow = token_flow_figure(

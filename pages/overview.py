@@ -58,6 +58,7 @@ picked = st.multiselect(
     format_func=lambda pair: f"{t('common.layer')} {pair[0]} · {t('common.head')} {pair[1]}",
     key="overview.compare_heads",
     help=t("overview.compare_help"),
+    placeholder=t("common.choose_heads"),
 )
 if len(picked) < 2:
     st.info(t("overview.pick_hint"))

@@ -18,8 +18,6 @@ from i18n.examples import contains_cjk, example_by_name
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 SCREENSHOT_DIR_VARIABLE = "ATLAS_SCREENSHOT_DIR"
-# Streamlit's "running" indicator in the top bar; a page is done when it is gone.
-RUNNING_WIDGET = '[data-testid="stStatusWidget"]'
 
 
 def registered_url_paths() -> list[tuple[str, str]]:
@@ -61,12 +59,13 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
 def wait_until_idle(page) -> None:
     """Wait for the script run to finish and every chart to be drawn."""
     page.wait_for_timeout(500)
-    page.wait_for_selector(RUNNING_WIDGET, state="detached")
-    page.wait_for_timeout(1000)
-    page.wait_for_selector(RUNNING_WIDGET, state="detached")
+    page.wait_for_selector('[data-test-script-state="notRunning"]', state="attached")
+    # Widgets and charts load their code lazily and show a skeleton until then.
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(chart => chart.querySelector('.main-svg'))"
+        "() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0"
+        " && [...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(chart => chart.querySelector('.main-svg'))"
     )
+    page.wait_for_timeout(500)
 
 
 def test_browser_language_selects_chinese(server, chinese_page):
