@@ -56,6 +56,14 @@ def test_heatmap_tick_text_equals_labels(repeated):
         assert axis.tickmode == "array"
 
 
+def test_heatmap_axes_end_at_cell_edges(repeated):
+    figure = attention_heatmap(repeated.layer(0)[0], repeated.tokens)
+    size = repeated.num_tokens
+
+    assert list(figure.layout.xaxis.range) == [-0.5, size - 0.5]
+    assert list(figure.layout.yaxis.range) == [size - 0.5, -0.5]
+
+
 def test_heatmap_repeated_tokens_keep_rows(repeated):
     tokens = repeated.tokens
     positions = [position for position, token in enumerate(tokens) if token == "the"]

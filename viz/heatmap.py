@@ -106,8 +106,9 @@ def attention_heatmap(
         figure.add_trace(_click_layer(z.shape))
     figure.update_layout(
         title=plotly_literal(title),
-        xaxis=_axis(key_title, key_tokens, side="bottom", tickangle=-60, constrain="domain"),
-        yaxis=_axis(query_title, query_tokens, autorange="reversed", scaleanchor="x", constrain="domain"),
+        # Fixed ranges: autorange would pad for the click markers and show a grey frame like future keys.
+        xaxis=_axis(key_title, key_tokens, side="bottom", tickangle=-60, constrain="domain", range=[-0.5, z.shape[1] - 0.5]),
+        yaxis=_axis(query_title, query_tokens, range=[z.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain"),
         plot_bgcolor=FUTURE_KEY_COLOR,
         font=dict(family=FONT_FAMILY),
         margin=dict(l=10, r=10, t=50, b=10),
