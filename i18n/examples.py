@@ -19,7 +19,8 @@ class Example:
 
 
 EXAMPLES: tuple[Example, ...] = (
-    # "it" refers to the cat. In the embedded model, layer 5, head 11 gives "cat" 0.71 of the weight of "it".
+    # "it" refers to the cat. In the embedded model, layer 5, head 11 gives "cat" 0.71 of the
+    # weight of "it", but most other tokens also put most of their weight on "cat" there.
     Example("cat", "en", "The cat sat on the mat because it was tired."),
     # A Winograd schema: "it" refers to the trophy, and resolving that takes world knowledge.
     Example("trophy", "en", "The trophy did not fit in the suitcase because it was too big."),

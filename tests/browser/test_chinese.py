@@ -107,3 +107,19 @@ def test_chinese_example_in_heatmap(server, chinese_page, tmp_path):
     assert ticks.count("学") == 2
     colorbar = chinese_page.locator(".js-plotly-plot .cbtitle text").first.text_content()
     assert colorbar == SIMPLIFIED_CHINESE["common.weight"]
+
+
+def test_chosen_head_in_chinese(server, chinese_page, tmp_path):
+    # In the embedded model, layer 5, head 11 gives "cat" most of the weight of "it",
+    # and of most other tokens too: the README uses it to show what a pattern does not prove.
+    chinese_page.goto(server.url)
+    wait_until_idle(chinese_page)
+    main = chinese_page.get_by_test_id("stMain")
+    for label, option in ((SIMPLIFIED_CHINESE["heads.layer"], "5"), (SIMPLIFIED_CHINESE["heads.head"], "11")):
+        main.get_by_role("combobox", name=label, exact=True).first.click()
+        chinese_page.get_by_role("option", name=option, exact=True).click()
+        wait_until_idle(chinese_page)
+
+    title = SIMPLIFIED_CHINESE["heads.heatmap_title"].format(layer=5, head=11)
+    chinese_page.locator(".js-plotly-plot .gtitle", has_text=title).wait_for()
+    chinese_page.screenshot(path=screenshot_path(tmp_path, "heads-layer5"), full_page=True)
