@@ -12,12 +12,19 @@ from analysis.flow import FlowSolver
 from analysis.rollout import attention_rollout, fuse_heads, residual_attention
 from analysis.statistics import head_statistics, punctuation_mask
 from model_utils import capture
+from tests.app_driver import navigation_only
 from tests.test_pages import APP_FILE, decode_array
 from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama
 
 TEXT = "The cat sat on the mat because it was tired."
 MODEL_KEY = "atlas.model_field"
 TEXT_KEY = "atlas.text_field"
+
+
+@pytest.fixture(autouse=True)
+def navigation():
+    with navigation_only():
+        yield
 
 
 @pytest.fixture(scope="module")

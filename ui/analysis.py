@@ -1,4 +1,4 @@
-"""Streamlit helpers shared by the analysis pages: table downloads and layered-graph clicks."""
+"""Streamlit helpers shared by the analysis pages: table downloads, graph clicks and widget choices."""
 
 from __future__ import annotations
 

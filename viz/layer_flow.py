@@ -14,8 +14,8 @@ EDGE_COLOR = "#4477aa"
 TRACE_COLOR = "#ee6677"
 NODE_COLOR = "#444444"
 OPACITY_LEVELS = 5
-# In a trace, nodes holding less than this fraction of their level's largest share draw no
-# edges, because in an encoder nearly every node holds some share and the graph would fill.
+# In a trace, nodes with less than this fraction of their level's largest share draw no
+# edges, because in an encoder nearly every node has some share and the graph would fill.
 TRACE_MIN_SHARE = 0.05
 
 
@@ -26,9 +26,9 @@ def strongest_edges(
 
     ``capacities`` is ``[layer, query, key]``. Each node keeps its ``per_node`` strongest
     edges. With ``node_values [level, token]`` (a traced token's share in every node), an
-    edge's strength is the node's value times the edge weight, and nodes with no value
-    draw nothing, nor do nodes under ``TRACE_MIN_SHARE`` of their level's largest value, so
-    only the main paths that feed the traced token remain.
+    edge's strength is the node's value times the edge weight. Nodes under
+    ``TRACE_MIN_SHARE`` of their level's largest value draw nothing, so only the main
+    paths that feed the traced token remain.
     """
     edges = []
     num_layers, num_tokens, _ = capacities.shape
@@ -85,7 +85,7 @@ def layer_flow_figure(
 ) -> go.Figure:
     """Draw the layered graph of ``capacities [layer, query, key]`` with ``layer + 1`` columns of tokens.
 
-    Column 0 holds the input tokens and column ``l`` the tokens after layer ``l - 1``.
+    Column 0 shows the input tokens and column ``l`` the tokens after layer ``l - 1``.
     With ``traced = (level, token)`` and ``node_values [level, token]``, node size shows each
     node's share in the traced token and only the edges feeding it are drawn. Clicking a
     node selects it: its customdata is ``["node", level, token]``.
