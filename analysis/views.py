@@ -22,6 +22,7 @@ class AttentionView:
 
     ``query_positions`` and ``key_positions`` are the positions of the shown rows and
     columns in the full capture, so a cropped pair block still reports true positions.
+    ``layers`` are the model layer indexes of the first axis of ``attentions``.
     """
 
     attentions: np.ndarray
@@ -30,6 +31,7 @@ class AttentionView:
     causal: bool
     query_positions: tuple[int, ...]
     key_positions: tuple[int, ...]
+    layers: tuple[int, ...] = ()
 
 
 def role_view(result, role: str = ENCODER_SELF) -> AttentionView:
@@ -37,6 +39,8 @@ def role_view(result, role: str = ENCODER_SELF) -> AttentionView:
 
     Cross attention has decoder (target) tokens as rows and source tokens as columns.
     """
+    decoder_layers = result.decoder_layers if result.decoder_layers is not None else result.layers
+    layers = decoder_layers if role in (DECODER_SELF, CROSS) else result.layers
     if role == ENCODER_SELF:
         attentions, queries, keys, causal = result.attentions, result.tokens, result.tokens, result.is_causal
     elif role == DECODER_SELF and result.decoder_attentions is not None:
@@ -52,6 +56,7 @@ def role_view(result, role: str = ENCODER_SELF) -> AttentionView:
         causal=causal,
         query_positions=tuple(range(len(queries))),
         key_positions=tuple(range(len(keys))),
+        layers=tuple(layers),
     )
 
 
@@ -77,6 +82,7 @@ def segment_view(view: AttentionView, segment_ids: Sequence[int], query_segment:
         causal=view.causal and query_segment == key_segment,
         query_positions=tuple(int(position) for position in queries),
         key_positions=tuple(int(position) for position in keys),
+        layers=view.layers,
     )
 
 

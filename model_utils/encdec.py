@@ -139,7 +139,11 @@ def capture_seq2seq(
     for role, recorder in recorders.items():
         num_layers = len(roles[role])
         weights, names = recorded_layers(recorder, loaded.family, num_layers)
-        chosen = choose_layers(layers, num_layers)
+        requested = layers
+        if layers is not None and role != ENCODER:
+            # A decoder with fewer layers than the encoder keeps the requested layers it has.
+            requested = [layer for layer in layers if layer < num_layers] or layers
+        chosen = choose_layers(requested, num_layers)
         array, captured, missing = stack_layers(weights, names, role, chosen, allow_missing)
         heads, queries, keys, causal = shapes[role]
         check_attention(array, heads=heads, queries=queries, keys=keys, causal=causal, role=role)
@@ -149,10 +153,14 @@ def capture_seq2seq(
             extra.setdefault("missing_layers", {})[role] = list(missing)
             extra.setdefault("missing_note", "")
             extra["missing_note"] += missing_layers_note(missing, names, role) + " "
-    if len(set(captured_layers.values())) > 1:
+
+    if captured_layers[DECODER] != captured_layers[CROSS]:
         raise InputError(
-            f"Encoder and decoder captured different layers {captured_layers}; pick layers that exist in both."
+            f"Decoder self-attention captured layers {list(captured_layers[DECODER])} but cross-attention "
+            f"{list(captured_layers[CROSS])}; both come from the same decoder layers, so the model is not supported."
         )
+    # The decoder may have another layer count than the encoder (distilled models).
+    decoder_layers = captured_layers[DECODER] if captured_layers[DECODER] != captured_layers[ENCODER] else None
 
     elapsed_ms = (time.perf_counter() - started) * 1000
     logger.info(
@@ -183,4 +191,5 @@ def capture_seq2seq(
         decoder_attentions=arrays[DECODER],
         cross_attentions=arrays[CROSS],
         dropped_tokens=dropped,
+        decoder_layers=decoder_layers,
     )

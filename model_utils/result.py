@@ -45,6 +45,9 @@ class CaptureResult:
     # Generation: the number of prompt tokens (tokens after them were generated), and the
     # labels of every generated token, including the last one, which has no row.
     prompt_length: int | None = None
+    # Encoder-decoders whose decoder has another layer count (distilled models such as
+    # distilbart-12-6): the layer indexes of decoder_attentions and cross_attentions.
+    decoder_layers: tuple[int, ...] | None = None
     generated_tokens: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:

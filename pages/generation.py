@@ -59,16 +59,19 @@ else:
     generated = result.target_tokens[1:]
     weights, query_tokens, key_tokens = result.cross_attentions, result.target_tokens, result.tokens
     prompt_length = None
+layers = result.decoder_layers if result.decoder_layers is not None else result.layers
 
 layer_column, head_column = st.columns(2)
-layer = layer_column.selectbox(t("heads.layer"), result.layers, key="generation.layer")
+if st.session_state.get("generation.layer") not in layers:
+    st.session_state.pop("generation.layer", None)
+layer = layer_column.selectbox(t("heads.layer"), layers, key="generation.layer")
 head = head_column.selectbox(
     t("heads.head"),
     [ALL_HEADS, *range(result.num_heads)],
     format_func=lambda head: t("generation.all_heads") if head == ALL_HEADS else head_label(result, head),
     key="generation.head",
 )
-layer_weights = weights[result.layers.index(layer)]
+layer_weights = weights[layers.index(layer)]
 matrix = layer_weights.mean(axis=0) if head == ALL_HEADS else layer_weights[head]
 
 if not generated:

@@ -25,12 +25,14 @@ if "heads.focus_request" in st.session_state:
     st.session_state["heads.focus"] = st.session_state.pop("heads.focus_request")
 
 layer_column, head_column, rescale_column = st.columns([1, 1, 2])
-layer = layer_column.selectbox(t("heads.layer"), result.layers, key="heads.layer")
+if st.session_state.get("heads.layer") not in view.layers:
+    st.session_state.pop("heads.layer", None)  # The decoder of a distilled model has fewer layers.
+layer = layer_column.selectbox(t("heads.layer"), view.layers, key="heads.layer")
 head = head_column.selectbox(
     t("heads.head"), range(result.num_heads), format_func=lambda head: head_label(result, head), key="heads.head"
 )
 rescale = rescale_column.toggle(t("heads.rescale"), key="heads.rescale", help=t("heads.rescale_help"))
-layer_weights = view.attentions[result.layers.index(layer)]
+layer_weights = view.attentions[view.layers.index(layer)]
 
 heatmap_column, flow_column = st.columns(2)
 with heatmap_column:

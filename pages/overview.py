@@ -31,7 +31,7 @@ source = result if result is not None else thumbnails
 view = choose_square_view(result, "overview") if result is not None else None
 grid = head_grid_figure(
     view.attentions if view is not None else thumbnails.thumbnails,
-    source.layers,
+    view.layers if view is not None else source.layers,
     causal=view.causal if view is not None else source.is_causal,
     layer_label=t("common.layer"),
     head_label=t("common.head"),
@@ -50,7 +50,7 @@ if result is None:
 render_downloads(grid, result, "model-overview", key="overview.grid_export")
 
 st.subheader(t("overview.compare"))
-choices = [(layer, head) for layer in result.layers for head in range(result.num_heads)]
+choices = [(layer, head) for layer in view.layers for head in range(result.num_heads)]
 picked = st.multiselect(
     t("overview.pick"),
     choices,
@@ -67,7 +67,7 @@ if len(picked) > MAX_COMPARED_HEADS:
     st.warning(t("overview.pick_limit", count=len(picked)))
     st.stop()
 
-matrices = [view.attentions[result.layers.index(layer)][head] for layer, head in picked]
+matrices = [view.attentions[view.layers.index(layer)][head] for layer, head in picked]
 titles = [f"{t('common.layer')} {layer} · {t('common.head')} {head}" for layer, head in picked]
 comparison = heads_side_by_side(
     matrices,

@@ -22,6 +22,7 @@ from tests.tiny_models import (
     tiny_gpt2,
     tiny_llama,
     tiny_roberta,
+    tiny_bart,
     tiny_t5,
 )
 
@@ -304,3 +305,21 @@ def test_saved_folder_loads_with_same_weights(tmp_path, name):
 
     assert loaded.family is built.family
     assert np.array_equal(capture(loaded, TEXT, target=target).attentions, capture(built, TEXT, target=target).attentions)
+
+
+@pytest.mark.parametrize(
+    ("builder", "overrides"), [(tiny_t5, dict(num_decoder_layers=1)), (tiny_bart, dict(decoder_layers=1))], ids=["t5", "bart"]
+)
+def test_shorter_decoder_keeps_its_layers(builder, overrides):
+    model = builder(**overrides)
+    result = capture(model, TEXT, target=TARGET)
+    output = eager_output(model, TEXT, decoder_input_ids=torch.tensor([result.manifest["target_token_ids"]]))
+
+    assert result.layers == (0, 1)
+    assert result.decoder_layers == (0,)
+    assert result.decoder_attentions.shape[0] == 1
+    assert result.cross_attentions.shape[0] == 1
+    assert float(np.abs(result.cross_attentions - stacked(output.cross_attentions)).max()) <= PARITY_TOLERANCE
+    assert capture(model, TEXT, target=TARGET, layers=[0]).decoder_layers is None
+    with pytest.raises(InputError, match="out of range: the model has layers 0 to 0"):
+        capture(model, TEXT, target=TARGET, layers=[1])

@@ -149,3 +149,21 @@ def test_overview_switches_seq2seq_self_attention(model_folders):
     assert error_messages(app) == []
     assert app.radio(key="overview.role").options == ["Encoder self-attention", "Decoder self-attention"]
     assert decoder_specs != encoder_specs
+
+
+def test_shorter_decoder_on_heads_page(tmp_path):
+    from tests.tiny_models import tiny_bart
+
+    folder = save_tiny_model(tiny_bart(decoder_layers=1), tmp_path / "distilled-bart")
+    app = start_app()
+    submit(app, model=folder, text=TEXT)
+    app.selectbox(key="heads.layer").set_value(1).run()
+    app.radio(key="heads.role").set_value("cross_attentions").run()
+
+    assert exception_messages(app) == []
+    assert app.selectbox(key="heads.layer").options == ["0"]
+    app.switch_page("pages/overview.py").run()
+    app.radio(key="overview.role").set_value("decoder_attentions").run()
+    assert exception_messages(app) == []
+    app.switch_page("pages/generation.py").run()
+    assert exception_messages(app) == []
