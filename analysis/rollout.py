@@ -16,10 +16,14 @@ def fuse_heads(attentions: np.ndarray, fusion: str = "mean") -> np.ndarray:
     """Combine the heads of every layer: ``[layer, head, query, key]`` to ``[layer, query, key]``."""
     if fusion not in HEAD_FUSIONS:
         raise ValueError(f"Invalid head fusion '{fusion}'. Choose one of {', '.join(HEAD_FUSIONS)}.")
-    weights = np.asarray(attentions, dtype=np.float64)
+    weights = np.asarray(attentions)
     if weights.ndim != 4:
         raise ValueError(f"Expected attention shaped [layer, head, query, key], got shape {weights.shape}.")
-    return getattr(weights, fusion)(axis=1)
+    # Layer by layer, so only the fused result is float64, not a copy of every head.
+    fused = np.empty((weights.shape[0], *weights.shape[2:]))
+    for layer, heads in enumerate(weights):
+        fused[layer] = heads.mean(axis=0, dtype=np.float64) if fusion == "mean" else getattr(heads, fusion)(axis=0)
+    return fused
 
 
 def residual_attention(fused: np.ndarray) -> np.ndarray:

@@ -72,7 +72,7 @@ def _normalised_entropy(weights: np.ndarray, visible: np.ndarray) -> np.ndarray:
 
 
 def _scores(weights: np.ndarray, visible: np.ndarray, special: np.ndarray, punctuation: np.ndarray) -> dict[str, np.ndarray]:
-    """Score rows of ``weights [layer, head, query, key]``; every score is shaped ``[layer, head, query]``."""
+    """Score the rows of ``weights [..., query, key]``; every score is shaped ``[..., query]``."""
     num_tokens = weights.shape[-1]
     positions = np.arange(num_tokens)
     distance = np.abs(positions[:, None] - positions[None, :])
@@ -108,8 +108,7 @@ def head_statistics(
     - special: weight on special tokens ([CLS], [SEP], <s>, </s>, BOS/EOS).
     - punctuation: weight on punctuation tokens.
     """
-    weights = np.asarray(attentions, dtype=np.float64)
-    num_layers, num_heads, num_tokens, _ = weights.shape
+    num_layers, num_heads, num_tokens, _ = np.shape(attentions)
     special = np.asarray(special_mask, dtype=bool)
     punctuation = np.asarray(punctuation, dtype=bool)
     if special.shape != (num_tokens,) or punctuation.shape != (num_tokens,):
@@ -118,15 +117,29 @@ def head_statistics(
             f"and {punctuation.size} punctuation flags."
         )
     visible = _visible_keys(num_tokens, causal)
-    first_token = weights[..., 0].mean(axis=-1)
 
+    # One head at a time, so float64 copies stay at one [query, key] matrix even for long inputs.
+    values = {name: np.full((num_layers, num_heads), np.nan) for name in STATISTICS}
+    for layer in range(num_layers):
+        for head in range(num_heads):
+            weights = np.asarray(attentions[layer, head], dtype=np.float64)
+            for name, value in _head_scores(weights, visible, special, punctuation, skip_first).items():
+                values[name][layer, head] = value
+    layer_indexes = tuple(range(num_layers)) if layers is None else tuple(layers)
+    return HeadStatistics(values=values, layers=layer_indexes, skip_first=skip_first)
+
+
+def _head_scores(
+    weights: np.ndarray, visible: np.ndarray, special: np.ndarray, punctuation: np.ndarray, skip_first: bool
+) -> dict[str, float]:
+    """Return every statistic of one head's ``[query, key]`` weights as a mean over usable rows."""
     if skip_first:
         # Drop key 0, renormalise, and score the remaining (query, key) grid on its own positions.
-        rest = weights[..., 1:]
+        rest = weights[:, 1:]
         remaining = rest.sum(axis=-1, keepdims=True)
         usable = remaining > MIN_REMAINING_MASS
-        rest = np.where(usable, rest / np.where(usable, remaining, 1.0), np.nan)[..., 1:, :]
-        usable = usable[..., 1:, 0]
+        rest = np.where(usable, rest / np.where(usable, remaining, 1.0), np.nan)[1:, :]
+        usable = usable[1:, 0]
         scores = _scores(rest, visible[1:, 1:], special[1:], punctuation[1:])
         scores = {name: np.where(usable, score, np.nan) for name, score in scores.items()}
     else:
@@ -135,11 +148,9 @@ def head_statistics(
     with warnings.catch_warnings():
         # A head whose rows are all skipped (a one-token input) scores NaN, not a warning.
         warnings.simplefilter("ignore", category=RuntimeWarning)
-        values = {name: np.nanmean(score, axis=-1) for name, score in scores.items()}
-    values["first_token"] = first_token
-    values = {name: values[name] for name in STATISTICS}
-    layer_indexes = tuple(range(num_layers)) if layers is None else tuple(layers)
-    return HeadStatistics(values=values, layers=layer_indexes, skip_first=skip_first)
+        values = {name: float(np.nanmean(score)) for name, score in scores.items()}
+    values["first_token"] = float(weights[:, 0].mean())
+    return values
 
 
 def jensen_shannon_similarity(patterns: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -166,7 +177,11 @@ def similar_heads(attentions: np.ndarray, layer_index: int, head: int, count: in
     query rows; the head itself is left out.
     """
     num_layers, num_heads = attentions.shape[:2]
-    similarity = jensen_shannon_similarity(attentions, attentions[layer_index, head])
+    reference = attentions[layer_index, head]
+    similarity = np.empty((num_layers, num_heads))
+    for layer in range(num_layers):
+        for other in range(num_heads):
+            similarity[layer, other] = jensen_shannon_similarity(attentions[layer, other], reference)
     similarity[layer_index, head] = -np.inf
     order = np.argsort(-similarity, axis=None, kind="stable")[:count]
     return [(int(flat // num_heads), int(flat % num_heads), float(similarity.flat[flat])) for flat in order]

@@ -58,14 +58,14 @@ def _starts(groups: Sequence[Sequence[int]], num_tokens: int) -> np.ndarray:
 
 def merge_keys(weights: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
     """Sum the key columns of ``weights [..., key]`` over each word's pieces."""
-    return np.add.reduceat(np.asarray(weights, dtype=np.float64), _starts(groups, weights.shape[-1]), axis=-1)
+    return np.add.reduceat(np.asarray(weights), _starts(groups, weights.shape[-1]), axis=-1)
 
 
 def merge_queries(weights: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
     """Average the query rows of ``weights [..., query, key]`` over each word's pieces."""
     starts = _starts(groups, weights.shape[-2])
-    sizes = np.array([len(group) for group in groups], dtype=np.float64)
-    summed = np.add.reduceat(np.asarray(weights, dtype=np.float64), starts, axis=-2)
+    summed = np.add.reduceat(np.asarray(weights), starts, axis=-2)
+    sizes = np.array([len(group) for group in groups], dtype=summed.dtype)
     return summed / sizes[:, None]
 
 
@@ -76,7 +76,7 @@ def merge_words(weights: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndar
 
 def hide_keys(weights: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Drop the key columns not in ``keep`` and renormalise each row; a row left with no weight stays 0."""
-    kept = np.asarray(weights, dtype=np.float64)[..., keep]
+    kept = np.asarray(weights)[..., keep]
     totals = kept.sum(axis=-1, keepdims=True)
     return np.divide(kept, totals, out=np.zeros_like(kept), where=totals > 0)
 
@@ -109,8 +109,9 @@ def token_view(result, *, merge: bool = False, hide_special: bool = False):
     if not merge and not hide_special:
         return result
     positions = [[position] for position in range(len(result.tokens))]
-    attentions = np.asarray(result.attentions, dtype=np.float64)
-    cross = None if result.cross_attentions is None else np.asarray(result.cross_attentions, dtype=np.float64)
+    # Sums stay in the capture's float32, so a view of a long input costs no float64 copy.
+    attentions = np.asarray(result.attentions)
+    cross = None if result.cross_attentions is None else np.asarray(result.cross_attentions)
     tokens, raw_tokens = list(result.tokens), list(result.raw_tokens)
     token_ids, special = list(result.token_ids), list(result.special_mask)
     segments = None if result.segment_ids is None else list(result.segment_ids)

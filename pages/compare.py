@@ -112,7 +112,7 @@ figure = heads_side_by_side(
     titles,
     aligned_labels(first.tokens, second.tokens, count),
     causal=first.is_causal,
-    difference=comparison.difference[layer_index, head],
+    difference=comparison.difference(layer_index, head),
     difference_title=t("compare.difference", first=first_name, second=second_name),
     query_title=t("common.query"),
     key_title=t("common.key"),

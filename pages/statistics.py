@@ -26,6 +26,11 @@ def _statistics(_result, key: str, skip_first: bool):
     )
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _similar(_result, key: str, layer_index: int, head: int, count: int):
+    return similar_heads(_result.attentions, layer_index, head, count)
+
+
 def open_head(layer: int, head: int) -> None:
     st.session_state["heads.layer"], st.session_state["heads.head"] = layer, head
     st.switch_page("pages/heads.py")
@@ -77,7 +82,7 @@ if not 1 <= st.session_state.get("stats.similar_count", 0) <= min(20, other_head
     st.session_state["stats.similar_count"] = min(5, other_heads)
 count = count_column.slider(t("stats.similar_count"), 1, min(20, other_heads), key="stats.similar_count")
 layer_index = result.layers.index(layer)
-ranked = similar_heads(result.attentions, layer_index, head, count)
+ranked = _similar(result, result_key(result), layer_index, head, count)
 similar_frame = statistics_frame(statistics.values, result.layers, titles)
 similar_frame = similar_frame.set_index(["layer", "head"]).loc[[(result.layers[index], other) for index, other, _ in ranked]]
 similar_frame.insert(0, t("stats.similarity"), [round(score, 4) for _, _, score in ranked])

@@ -139,7 +139,8 @@ def test_compare_equal_attention_is_zero():
     attentions = np.stack([np.stack([uniform_pattern(), diagonal_pattern()])])
     comparison = compare_attention(attentions, attentions)
     assert comparison.same_length
-    assert np.abs(comparison.difference).max() == 0.0
+    assert np.abs(comparison.difference(0, 1)).max() == 0.0
+    assert comparison.max_abs_difference.max() == 0.0
     np.testing.assert_allclose(comparison.head_distance, 0.0, atol=1e-12)
 
 
@@ -149,9 +150,10 @@ def test_compare_crops_to_shorter_input():
     comparison = compare_attention(longer, shorter)
     assert not comparison.same_length
     assert comparison.num_tokens == SIZE - 2
-    assert comparison.difference.shape == (1, 1, SIZE - 2, SIZE - 2)
+    assert comparison.difference(0, 0).shape == (SIZE - 2, SIZE - 2)
     assert (comparison.first_tokens, comparison.second_tokens) == (SIZE, SIZE - 2)
-    assert comparison.difference[0, 0, 0, 0] == pytest.approx(1 / SIZE - 1.0)
+    assert comparison.difference(0, 0)[0, 0] == pytest.approx(1 / SIZE - 1.0)
+    assert comparison.max_abs_difference[0, 0] == pytest.approx(1.0 - 1 / SIZE)
     assert comparison.head_distance[0, 0] > 0.5
 
 
