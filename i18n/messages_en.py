@@ -168,6 +168,7 @@ MESSAGES: dict[str, str] = {
     "stats.skip_first": "Leave out the first token",
     "stats.skip_first_help": "Removes key 0 from every row and renormalises the rest before scoring, so heads that park weight on the first token (an attention sink) are scored on what they do with the rest. First-token mass is always measured on the full pattern.",
     "stats.definitions": "How each statistic is defined",
+    "stats.definition": "**{statistic}**: {definition}",
     "stats.entropy": "Normalised entropy",
     "stats.entropy_help": "Row entropy divided by the log of the number of keys the query can see: 1 for uniform attention, 0 for attention on one key.",
     "stats.distance": "Mean distance",

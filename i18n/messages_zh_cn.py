@@ -197,6 +197,7 @@ MESSAGES: dict[str, str] = {
     "stats.skip_first": "不计第一个 token",
     "stats.skip_first_help": "打分前从每行去掉键 0，并把其余部分重新归一化；这样，把权重停放在第一个 token（注意力汇聚点）上的注意力头，就按它如何分配其余权重来打分。第一个 token 上的权重始终在完整的注意力模式上测量。",
     "stats.definitions": "各项统计量的定义",
+    "stats.definition": "**{statistic}**：{definition}",
     "stats.entropy": "归一化熵",
     "stats.entropy_help": "行熵除以该查询可见键数的对数：均匀分布的注意力为 1，全部集中在一个键上为 0。",
     "stats.distance": "平均距离",

@@ -47,7 +47,7 @@ statistics = _statistics(result, result_key(result), skip_first)
 titles = {name: t(f"stats.{name}") for name in STATISTICS}
 with st.expander(t("stats.definitions")):
     for name in STATISTICS:
-        st.markdown(f"**{titles[name]}**: {t(f'stats.{name}_help')}")
+        st.markdown(t("stats.definition", statistic=titles[name], definition=t(f"stats.{name}_help")))
 
 figure = statistics_figure(
     statistics.values, result.layers, titles, layer_label=t("common.layer"), head_label=t("common.head")
