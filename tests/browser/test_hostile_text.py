@@ -99,7 +99,9 @@ def test_hostile_text_on_page(server, page, path):
     wait_until_idle(page)
     error = page.locator('[data-testid="stAlertContentError"]').first
     expect(error).to_contain_text(HOSTILE_MODEL, timeout=APP_TIMEOUT_MS)
-    assert error.locator("img, a, .katex, math").count() == 0, error.inner_html()
+    # NOTE: a bare http:// URL in the message still becomes a link (GitHub-flavoured autolink);
+    # it opens in a new tab with rel=noopener and runs nothing.
+    assert error.locator("img, .katex, math, a:not([href^='http'])").count() == 0, error.inner_html()
     assert_not_run(page, f"/{path} with a hostile model id")
     assert model.input_value() == HOSTILE_MODEL
     assert text.input_value() == HOSTILE_TEXT
@@ -139,5 +141,21 @@ def test_hostile_text_in_exported_html(browser, hostile_capture, tmp_path, kind)
         assert page.title() == HOSTILE_TEXT
         manifest = page.evaluate("() => JSON.parse(document.getElementById('attention-atlas-manifest').textContent)")
         assert manifest["text"] == HOSTILE_TEXT
+    finally:
+        context.close()
+
+
+def test_checks_detect_markup_that_ran(browser):
+    """The checks above fail on a page that does treat the payloads as markup."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(f"<html><body>{HOSTILE_TEXT}</body></html>")
+        page.wait_for_function("() => window.__pwned === 1", timeout=10_000)
+        with pytest.raises(AssertionError):
+            assert_not_run(page, "a page that renders the payloads as HTML")
+        page.evaluate("() => { delete window.__pwned; }")
+        with pytest.raises(AssertionError):
+            assert_not_run(page, "a page that keeps the payloads' markup")
     finally:
         context.close()
