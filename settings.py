@@ -24,7 +24,7 @@ FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
 class SettingsError(ValueError):
-    """A settings file or ATLAS_* variable holds an unknown name or an invalid value."""
+    """An unknown name or an invalid value in the settings file or an ATLAS_* variable."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Check a model source against the server's policy before transformers reads anything from it.
 
 A source is the embedded model, a Hugging Face hub id (``owner/name``) or a local folder.
-The checks here run on the text the user typed and on the folder's file names and
-``config.json``; no model code and no weights file is opened. What they cannot see from
+The checks here read only the text the user typed, the folder's file names and its
+``config.json``. No model code runs and no weights file is opened. What they cannot see from
 outside (a hub model's files) is enforced through the arguments given to ``from_pretrained``.
 """
 
@@ -30,12 +30,12 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 PATH_PREFIXES = ("/", "./", "../", "~", "\\")
 HUB_PROBE_CACHE_SECONDS = 60.0
-SHOWN_MAX_CHARACTERS = 120
+CLIPPED_MAX_CHARACTERS = 120
 
 
 @dataclass(frozen=True)
 class SourcePolicy:
-    """What a server lets users load; the defaults allow everything except remote code."""
+    """Limits on the models a server loads. The defaults allow everything except remote code."""
 
     allowed_models: tuple[str, ...] = ()
     model_roots: tuple[str, ...] = ()
@@ -86,7 +86,7 @@ def embedded_source(target: str, shown_name: str) -> CheckedSource:
     )
 
 
-def _checked(target: str, shown: str, policy: SourcePolicy, *, is_local: bool, pickle_only: bool = False, local_files_only: bool = False) -> CheckedSource:
+def _checked(target: str, shown_name: str, policy: SourcePolicy, *, is_local: bool, pickle_only: bool = False, local_files_only: bool = False) -> CheckedSource:
     # use_safetensors=True makes transformers reject pickle weights, also on the hub where we cannot list files.
     if not policy.allow_pickle_weights:
         use_safetensors = True
@@ -94,7 +94,7 @@ def _checked(target: str, shown: str, policy: SourcePolicy, *, is_local: bool, p
         use_safetensors = False if pickle_only else None
     return CheckedSource(
         target=target,
-        shown_name=shown,
+        shown_name=shown_name,
         is_local=is_local,
         use_safetensors=use_safetensors,
         local_files_only=local_files_only or is_local,
@@ -111,7 +111,7 @@ def _looks_like_path(text: str) -> bool:
         return False
 
 
-def shown(value: str, limit: int = SHOWN_MAX_CHARACTERS) -> str:
+def clipped(value: str, limit: int = CLIPPED_MAX_CHARACTERS) -> str:
     """Return ``value`` cut to ``limit`` characters for a message, marking the cut."""
     return value if len(value) <= limit else f"{value[:limit]}… ({len(value):,} characters)"
 
@@ -120,7 +120,7 @@ def check_hub_id(model_id: str, policy: SourcePolicy) -> None:
     """Raise ModelLoadError for a malformed hub id or one missing from a non-empty allow-list."""
     if len(model_id) > HUB_ID_MAX_LENGTH or not HUB_ID_PATTERN.match(model_id) or ".." in model_id or "--" in model_id:
         raise ModelLoadError(
-            f"Invalid model id '{shown(model_id)}': a hub id is owner/name made of letters, digits, '-', '_' and '.', "
+            f"Invalid model id '{clipped(model_id)}': a hub id is owner/name made of letters, digits, '-', '_' and '.', "
             f"at most {HUB_ID_MAX_LENGTH} characters (for example google-bert/bert-base-uncased). "
             "For a local model, give the path of an existing folder."
         )
@@ -140,14 +140,14 @@ def check_folder(text: str, policy: SourcePolicy) -> Path:
     folder = Path(text).expanduser().resolve()
     _check_folder_allowed(text, folder, policy)
     if not folder.exists():
-        raise ModelLoadError(f"Folder '{shown(text)}' not found. Check the path, or give a hub id such as owner/name.")
+        raise ModelLoadError(f"Folder '{clipped(text)}' not found. Check the path, or give a hub id such as owner/name.")
     if not folder.is_dir():
-        raise ModelLoadError(f"'{shown(text)}' is a file. Give the folder that contains config.json, not a file inside it.")
+        raise ModelLoadError(f"'{clipped(text)}' is a file. Give the folder that contains config.json, not a file inside it.")
 
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelLoadError(
-            f"Folder '{shown(text)}' has no config.json, so it is not a Hugging Face Transformers checkpoint. "
+            f"Folder '{clipped(text)}' has no config.json, so it is not a Hugging Face Transformers checkpoint. "
             "Save the model with save_pretrained() and load that folder."
         )
     config = _read_config(text, config_path)
@@ -167,7 +167,7 @@ def _check_folder_allowed(text: str, folder: Path, policy: SourcePolicy) -> None
         return
     allowed = ", ".join(policy.model_roots) if policy.model_roots else "none"
     raise ModelLoadError(
-        f"Folder '{shown(text)}' is outside the folders this server loads models from ({allowed}). "
+        f"Folder '{clipped(text)}' is outside the folders this server loads models from ({allowed}). "
         "Move the model under one of them, or ask the operator to add its folder to model_roots."
     )
 
@@ -176,10 +176,10 @@ def _read_config(text: str, config_path: Path) -> dict:
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(f"config.json in '{shown(text)}' could not be read: {error}. Save the model again with save_pretrained().") from error
+        raise ModelLoadError(f"config.json in '{clipped(text)}' could not be read: {error}. Save the model again with save_pretrained().") from error
     if not isinstance(config, dict) or not config.get("model_type"):
         raise ModelLoadError(
-            f"config.json in '{shown(text)}' has no model_type, so it is not a Transformers model config. "
+            f"config.json in '{clipped(text)}' has no model_type, so it is not a Transformers model config. "
             "Save the model with save_pretrained() and load that folder."
         )
     return config
@@ -200,7 +200,7 @@ def _check_remote_code(text: str, folder: Path, config: dict, policy: SourcePoli
         return
     classes = ", ".join(sorted(str(value) for value in auto_map.values()))
     raise ModelLoadError(
-        f"Model '{shown(text)}' needs its own Python code ({classes}), and this server does not run a model's code. "
+        f"Model '{clipped(text)}' needs its own Python code ({classes}), and this server does not run a model's code. "
         "Pick a model that transformers supports without it, or ask the operator to set trust_remote_code = true "
         "if every user of this server is trusted."
     )
@@ -222,12 +222,12 @@ def _check_weights(text: str, folder: Path, policy: SourcePolicy) -> None:
     safetensors, pickles = _weight_files(folder)
     if not safetensors and not pickles:
         raise ModelLoadError(
-            f"Folder '{shown(text)}' has no weights: expected model.safetensors (or pytorch_model.bin) beside config.json. "
+            f"Folder '{clipped(text)}' has no weights: expected model.safetensors (or pytorch_model.bin) beside config.json. "
             "Save the model with save_pretrained() into it."
         )
     if not safetensors and not policy.allow_pickle_weights:
         raise ModelLoadError(
-            f"Folder '{shown(text)}' has weights only as pickle files ({', '.join(pickles)}). Pickle files can run code when "
+            f"Folder '{clipped(text)}' has weights only as pickle files ({', '.join(pickles)}). Pickle files can run code when "
             "they are opened, so this server loads safetensors only. Convert them by loading the model where the file "
             "is trusted and calling save_pretrained(folder), which writes model.safetensors, or ask the operator to set "
             "allow_pickle_weights = true."
@@ -235,7 +235,7 @@ def _check_weights(text: str, folder: Path, policy: SourcePolicy) -> None:
 
 
 def hub_offline_from_environment() -> bool:
-    """Return whether HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE asks for offline mode."""
+    """Return whether HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE turns on offline mode."""
     return any(os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
@@ -246,7 +246,7 @@ _probe_cache: dict[str, tuple[float, bool]] = {}
 def hub_reachable(timeout_seconds: float) -> bool:
     """Return whether the hub endpoint accepts a TCP connection within ``timeout_seconds``.
 
-    The answer is kept for a minute, so an unreachable hub costs one wait, not one per
+    The result is cached for a minute, so an unreachable hub costs one wait, not one per
     request. The connection runs in a daemon thread because a DNS lookup ignores socket
     timeouts.
     """
@@ -272,7 +272,7 @@ def hub_reachable(timeout_seconds: float) -> bool:
     probe.join(timeout_seconds)
     reachable = bool(outcome and outcome[0])
     if not outcome:
-        logger.info("Model hub %s did not answer within %.1f s", endpoint, timeout_seconds)
+        logger.info("Model hub %s did not respond within %.1f s", endpoint, timeout_seconds)
     with _probe_lock:
         _probe_cache[endpoint] = (time.monotonic(), reachable)
     return reachable
@@ -295,7 +295,7 @@ def explain_rejected_pickle(shown_name: str, error: Exception) -> ModelLoadError
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), type(error).__name__)
     return ModelLoadError(
-        f"Weights of '{shown(shown_name)}' were rejected: the pickle file holds more than tensors ({shown(detail, 200)}). "
+        f"Weights of '{clipped(shown_name)}' were rejected: the pickle file contains objects other than tensors ({clipped(detail, 200)}). "
         "Pickle files are opened with torch.load(weights_only=True), which refuses code and other objects. "
         "Re-save the weights as safetensors: load them where the file is trusted and call save_pretrained(folder)."
     )

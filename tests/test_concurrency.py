@@ -120,10 +120,10 @@ def test_app_sessions_in_threads(embedded_model):
         assert app_driver.exception_messages(app) == [], f"session {index}"
         assert app_driver.error_messages(app) == [], f"session {index}"
         assert app_driver.field_values(app)[1] == TEXTS[index]
-        layer, head, shown = app_driver.shown_heatmap(app)
+        layer, head, drawn = app_driver.shown_heatmap(app)
         expected = capture(embedded_model, TEXTS[index], max_tokens=2048).layer(layer)[head]
-        assert shown.shape == expected.shape, f"session {index}"
-        np.testing.assert_allclose(shown, expected, rtol=0, atol=1e-6, err_msg=f"session {index}")
+        assert drawn.shape == expected.shape, f"session {index}"
+        np.testing.assert_allclose(drawn, expected, rtol=0, atol=1e-6, err_msg=f"session {index}")
     assert count_hooks(shared_app_model().model) == 0
 
 
