@@ -75,7 +75,7 @@ class Settings:
     )
     hub_timeout_seconds: float = field(
         default=5.0,
-        metadata={"help": "Seconds to wait for the hub to answer a connection before a model id is looked up in the local cache only."},
+        metadata={"help": "Seconds to wait for the hub to accept a connection before a model id is looked up in the local cache only."},
     )
     export_timeout_seconds: float = field(
         default=10.0,
