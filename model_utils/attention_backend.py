@@ -34,6 +34,8 @@ SPECIAL_KWARGS = ("sliding_window", "softcap", "s_aux", "sinks", "head_mask")
 # Modeling files whose eager function is exactly: scores times scaling, plus the mask, softmax,
 # dropout, times the values (with grouped key/value heads repeated). Their weights come from
 # the allocation-free path below; other files' own eager function runs instead.
+# Query rows computed in one pass when weights are handed over block by block.
+ROW_GROUP = 256
 FAST_PATH_MODULES = frozenset(
     {"modeling_bert", "modeling_roberta", "modeling_xlm_roberta", "modeling_gpt2", "modeling_llama", "modeling_qwen2", "modeling_mistral"}
 )
@@ -146,11 +148,21 @@ def _fast_eager(module, query, key, value, attention_mask, scaling, slot: torch.
     return output.transpose(0, 1).unsqueeze(0), slot.unsqueeze(0)
 
 
-def _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan: CapturePlan, kwargs) -> torch.Tensor:
-    """Compute eager attention for batch 1 one block of queries at a time, handing each block's weights to ``plan.on_rows``.
+def _row_groups(queries: int, blocks: int, group_rows: int) -> list[list[tuple[int, int]]]:
+    """Gather consecutive query blocks into groups of about ``group_rows`` rows, each computed in one pass."""
+    groups: list[list[tuple[int, int]]] = [[]]
+    for start, stop in _row_blocks(queries, blocks):
+        if groups[-1] and stop - groups[-1][0][0] > group_rows:
+            groups.append([])
+        groups[-1].append((start, stop))
+    return groups
 
-    Each block's scores stay small enough for the CPU cache, which makes long inputs several
-    times faster than one ``[head, query, key]`` pass, and no full-size tensor is allocated.
+
+def _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan: CapturePlan, kwargs) -> torch.Tensor:
+    """Compute eager attention for batch 1 a group of query blocks at a time, handing each block's weights to ``plan.on_rows``.
+
+    No full ``[head, query, key]`` tensor is allocated. Groups of ``ROW_GROUP`` rows keep the
+    operations few and large, because many small operations are slow on a busy CPU.
     """
     heads, queries, keys = query.shape[1], query.shape[2], key.shape[2]
     key_states = _expand_heads(key, heads)[0]
@@ -160,22 +172,25 @@ def _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan:
     offset = keys - queries
     if is_causal and offset < 0:
         return _module_rows_fallback(module, query, key, value, attention_mask, scaling, plan, kwargs)
-    longest = max(stop - start for start, stop in _row_blocks(queries, min(queries, plan.row_blocks)))
+    groups = _row_groups(queries, min(queries, plan.row_blocks), ROW_GROUP)
+    longest = max(group[-1][1] - group[0][0] for group in groups)
     upper = torch.ones(longest, longest, dtype=torch.bool, device=query.device).triu(1)
     output = torch.empty(queries, heads, value.shape[-1], dtype=value.dtype, device=query.device)
-    for start, stop in _row_blocks(queries, min(queries, plan.row_blocks)):
+    for group in groups:
+        start, stop = group[0][0], group[-1][1]
         visible = min(keys, stop + offset) if is_causal else keys
         scores = torch.matmul(query[0, :, start:stop], key_states[:, :visible].transpose(1, 2))
         scores.mul_(scaling)
         if is_causal:
-            # Only the last ``stop - start`` visible keys can come after a query of this block.
+            # Only the last ``stop - start`` visible keys can come after a query of this group.
             size = stop - start
             scores[:, :, visible - size :].masked_fill_(upper[:size, :size], torch.finfo(scores.dtype).min)
         elif mask is not None:
             scores.add_(mask[0, :, start:stop, :visible])
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32)
         output[start:stop] = torch.matmul(weights.to(value_states.dtype), value_states[:, :visible]).transpose(0, 1)
-        plan.on_rows(module, start, stop, weights)
+        for block_start, block_stop in group:
+            plan.on_rows(module, block_start, block_stop, weights[:, block_start - start : block_stop - start])
     return output.unsqueeze(0)
 
 
