@@ -22,6 +22,13 @@ PAGES = {
 }
 
 
+@pytest.fixture
+def tall_page(page):
+    """The shared browser page, tall enough that Streamlit draws every chart of a page without scrolling."""
+    page.set_viewport_size({"width": 1600, "height": 2600})
+    return page
+
+
 def wait_until_idle(page) -> None:
     """Wait for the script run to finish and every chart to be drawn."""
     page.wait_for_timeout(500)
@@ -65,12 +72,11 @@ def click_data_point(page, chart_text: str, x: float, y: float, axes: str = "") 
 
 
 @pytest.mark.parametrize("url_path", sorted(PAGES))
-def test_page_opens_by_url(server, page, tmp_path, url_path):
+def test_page_opens_by_url(server, tall_page, tmp_path, url_path):
+    page = tall_page
     page.goto(f"{server.url}/{url_path}")
     page.get_by_role("heading", name=ENGLISH[PAGES[url_path]]).first.wait_for()
     wait_until_idle(page)
-    page.set_viewport_size({"width": 1600, "height": 2600})
-    page.wait_for_timeout(800)
     page.screenshot(path=screenshot_path(tmp_path, url_path), full_page=True)
 
     main = page.get_by_test_id("stMain")
@@ -80,7 +86,8 @@ def test_page_opens_by_url(server, page, tmp_path, url_path):
     assert page.console_log.errors() == []
 
 
-def test_statistics_cell_opens_head(server, page):
+def test_statistics_cell_opens_head(server, tall_page):
+    page = tall_page
     page.goto(f"{server.url}/statistics")
     page.get_by_role("heading", name=ENGLISH["stats.title"]).first.wait_for()
     wait_until_idle(page)
@@ -95,7 +102,8 @@ def test_statistics_cell_opens_head(server, page):
     assert main.get_by_role("combobox", name=ENGLISH["heads.head"], exact=True).input_value() == "7"
 
 
-def test_layers_node_click_traces_token(server, page, tmp_path):
+def test_layers_node_click_traces_token(server, tall_page, tmp_path):
+    page = tall_page
     page.goto(f"{server.url}/layers")
     page.get_by_role("heading", name=ENGLISH["layers.title"]).first.wait_for()
     wait_until_idle(page)
