@@ -77,6 +77,9 @@ def main(url: str) -> None:
         expect(expander.get_by_role("button", name="PNG", exact=True)).to_be_visible()
         wait_until_idle(page)
         expander.scroll_into_view_if_needed()
+        # Move the pointer off the button so its help tooltip does not cover the others.
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(500)
         save(page, "download.png", clip=_around(expander.bounding_box(), margin=20))
 
         page.locator('[data-testid="stSidebarNavLink"]', has_text=MESSAGES["nav.overview"]).click()

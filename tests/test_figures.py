@@ -9,7 +9,7 @@ from viz.flow import flow_segments, token_flow_figure
 from viz.grid import head_grid_figure, heads_side_by_side
 from viz.heatmap import attention_heatmap, prepare_heatmap, tick_positions
 from viz.labels import tick_labels
-from viz.style import MAX_LABELLED_TICKS
+from viz.style import FUTURE_KEY_COLOR, MAX_LABELLED_TICKS
 
 REPEATED_TEXT = "the cat saw the cat and the dog"
 
@@ -62,6 +62,14 @@ def test_heatmap_axes_end_at_cell_edges(repeated):
 
     assert list(figure.layout.xaxis.range) == [-0.5, size - 0.5]
     assert list(figure.layout.yaxis.range) == [size - 0.5, -0.5]
+
+
+def test_heatmap_background_only_behind_gaps(repeated, causal):
+    encoder = attention_heatmap(repeated.layer(0)[0], repeated.tokens)
+    decoder = attention_heatmap(causal.layer(0)[0], causal.tokens, causal=True)
+
+    assert encoder.layout.plot_bgcolor == "rgba(0,0,0,0)"
+    assert decoder.layout.plot_bgcolor == FUTURE_KEY_COLOR
 
 
 def test_heatmap_repeated_tokens_keep_rows(repeated):

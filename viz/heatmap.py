@@ -109,7 +109,9 @@ def attention_heatmap(
         # Fixed ranges: autorange would pad for the click markers and show a grey frame like future keys.
         xaxis=_axis(key_title, key_tokens, side="bottom", tickangle=-60, constrain="domain", range=[-0.5, z.shape[1] - 0.5]),
         yaxis=_axis(query_title, query_tokens, range=[z.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain"),
-        plot_bgcolor=FUTURE_KEY_COLOR,
+        # Future keys are NaN gaps that show the background. Plotly draws the background a few
+        # pixels beyond the axes, so it stays transparent when there are no gaps to fill.
+        plot_bgcolor=FUTURE_KEY_COLOR if causal else "rgba(0,0,0,0)",
         font=dict(family=FONT_FAMILY),
         margin=dict(l=10, r=10, t=50, b=10),
         clickmode="event+select",

@@ -41,10 +41,11 @@ PAGE_PATHS, DEFAULT_PATH = page_paths()
 
 
 def wait_until_idle(page: Page) -> None:
-    """Wait until the app has connected and finished its script run."""
+    """Wait until the app has connected and finished its script run, also after a quick rerun."""
     app = page.locator("[data-test-script-state]")
-    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=APP_TIMEOUT_MS)
-    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=APP_TIMEOUT_MS)
+    for _ in range(2):
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=APP_TIMEOUT_MS)
+        page.wait_for_timeout(300)
 
 
 def assert_no_app_exception(page: Page) -> None:
