@@ -1,4 +1,4 @@
-"""Per-head statistics: one number per layer × head that says what kind of pattern a head has.
+"""Per-head statistics: one number per layer × head for each kind of attention pattern.
 
 Every statistic is a mean over query rows. With ``skip_first``, key 0 is removed from
 every row and the rest renormalised before scoring, so a head that parks most of its

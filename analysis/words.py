@@ -3,7 +3,7 @@
 Word rule: a special token is a word of its own. With WordPiece tokens, a token that starts
 with ``##`` continues the word before it. With byte-level BPE (``Ġ``) or SentencePiece
 (``▁``) tokens, a token that starts with the marker, or follows a special token, starts a
-word and every other token continues the word before it, so punctuation written without a
+word. Every other token continues the word before it, so punctuation written without a
 space joins the word it touches. Tokenizers with neither marker keep one word per token.
 
 Merging a ``[query, key]`` matrix: the weight TO a word is the sum over its pieces (key

@@ -1,4 +1,4 @@
-"""The analysis pages in a real browser: each opens by its URL, renders, and answers clicks.
+"""The analysis pages in a real browser: each opens by its URL, renders, and reacts to clicks.
 
 Set ATLAS_SCREENSHOT_DIR to keep the screenshots; otherwise they go to pytest's temporary folder.
 """
