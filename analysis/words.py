@@ -27,7 +27,11 @@ FRAGMENT_SUFFIX = re.compile(r"^(.*) \((\d+)/(\d+)\)$")
 
 
 def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool]) -> list[list[int]]:
-    """Group token positions into words by the module's word rule; groups are contiguous and in order."""
+    """Group token positions into words by the module's word rule; groups are contiguous and in order.
+
+    NOTE: the rule reads spaces, so with a Ġ or ▁ tokenizer a text written without spaces
+    (Chinese, Japanese) becomes one word per space-delimited run, not one per character.
+    """
     wordpiece = any(token.startswith(WORDPIECE_CONTINUATION) for token in raw_tokens)
     marked = not wordpiece and any(token.startswith(WORD_START_MARKERS) for token in raw_tokens)
     groups: list[list[int]] = []
