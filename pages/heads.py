@@ -7,7 +7,7 @@ from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.selection import selected_cell, selected_token
 from ui.session import current_capture
-from ui.text import t
+from ui.text import literal_markdown, t
 from ui.views import add_kv_group_hover, choose_view, head_label
 from viz.flow import token_flow_figure
 from viz.heatmap import attention_heatmap
@@ -56,9 +56,9 @@ with heatmap_column:
             t(
                 "heads.selected_cell",
                 query=view.query_positions[query],
-                query_token=view.query_tokens[query],
+                query_token=literal_markdown(view.query_tokens[query]),
                 key=view.key_positions[key],
-                key_token=view.key_tokens[key],
+                key_token=literal_markdown(view.key_tokens[key]),
                 weight=float(layer_weights[head, query, key]),
             )
         )

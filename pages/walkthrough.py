@@ -10,7 +10,7 @@ from ui.analysis import keep_valid_choice, render_table_download
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
 from ui.session import _load_shared_model, current_capture, current_request, get_settings
-from ui.text import error_text, t
+from ui.text import error_text, literal_markdown, t
 from viz.walkthrough import steps_figure, steps_frame, vectors_figure
 
 require_app_entry()
@@ -70,7 +70,7 @@ if record.kv_heads < result.num_heads:
     st.caption(t("walkthrough.gqa", heads=result.num_heads, kv_heads=record.kv_heads, head=head, group=group))
 
 st.subheader(t("walkthrough.vectors"))
-st.caption(t("walkthrough.vectors_help", token=result.tokens[query], dim=head_dim))
+st.caption(t("walkthrough.vectors_help", token=literal_markdown(result.tokens[query]), dim=head_dim))
 output = steps.weights @ record.values[layer, head].astype(np.float64)
 vectors = vectors_figure(
     steps.query, steps.keys, result.tokens, query_label=t("walkthrough.query_vector", token=result.tokens[query]),
