@@ -1,52 +1,28 @@
 """Every page driven through app.py with Streamlit's AppTest: no exception, sidebar runs, state persists."""
 
-import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit.testing.v1.app_test as app_test_module
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from model_utils import capture
+from tests.app_driver import APP_FILE, APP_ROOT, TEXT_KEY, decode_array, exception_messages, navigation_only, start_app, submit
 from viz.labels import tick_labels
 
-APP_ROOT = Path(__file__).resolve().parent.parent
-APP_FILE = APP_ROOT / "app.py"
 PAGE_FILES = sorted(path.relative_to(APP_ROOT).as_posix() for path in (APP_ROOT / "pages").glob("*.py"))
-TEXT_KEY = "atlas.text_field"
 NEW_TEXT = "Bright stars shine over the quiet harbour tonight"
 
 
-class NavigationPagesManager(PagesManager):
-    """A PagesManager that never enters Streamlit's legacy ``pages/`` folder mode.
-
-    AppTest (Streamlit 1.67) resets the legacy-mode flag before every run, so every run
-    after the first ran the page script alone, and the rerun that ui/routing.py then asks
-    for dropped button clicks. A real server decides the flag once per process; the
-    browser tests cover that first deep link.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
 @pytest.fixture(autouse=True)
-def navigation_only(monkeypatch):
-    monkeypatch.setattr(app_test_module, "PagesManager", NavigationPagesManager)
-
-
-def start_app() -> AppTest:
-    app = AppTest.from_file(str(APP_FILE), default_timeout=120)
-    app.run()
-    return app
+def navigation_mode():
+    with navigation_only():
+        yield
 
 
 def assert_no_exception(app: AppTest, where: str) -> None:
-    messages = [exception.message for exception in app.exception]
+    messages = exception_messages(app)
     assert messages == [], f"{where} raised: {messages}"
 
 
@@ -56,28 +32,9 @@ def heatmap_figures(app: AppTest) -> list[dict]:
     return [figure for figure in figures if figure["data"] and figure["data"][0].get("type") == "heatmap"]
 
 
-def decode_array(value) -> np.ndarray:
-    """Decode a plotly JSON array, plain or base64-encoded typed array (``{"dtype", "bdata", "shape"}``)."""
-    if not isinstance(value, dict):
-        return np.asarray(value, dtype=float)
-    flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-    shape = [int(size) for size in str(value.get("shape", len(flat))).split(",")]
-    return flat.reshape(shape).astype(float)
-
-
-def submit_text(app: AppTest, text: str) -> None:
-    app.sidebar.text_area(key=TEXT_KEY).set_value(text)
-    run_buttons = [button for button in app.sidebar.button if str(button.key).startswith("FormSubmitter:")]
-    assert len(run_buttons) == 1
-    run_buttons[0].click()
-    app.run()
-
-
 @pytest.fixture(scope="module")
 def embedded_tokens(embedded_model):
     """Return the display tokens the app shows for NEW_TEXT on the embedded model."""
-    from model_utils import capture
-
     return capture(embedded_model, NEW_TEXT).tokens
 
 
@@ -112,7 +69,7 @@ def test_page_reruns_after_new_text(page):
     app = start_app()
     app.switch_page(page)
     app.run()
-    submit_text(app, NEW_TEXT)
+    submit(app, text=NEW_TEXT)
     app.run()
 
     assert_no_exception(app, page)
@@ -121,7 +78,7 @@ def test_page_reruns_after_new_text(page):
 def test_run_updates_heatmap(embedded_tokens):
     app = start_app()
     before = heatmap_figures(app)[0]["layout"]["xaxis"]["ticktext"]
-    submit_text(app, NEW_TEXT)
+    submit(app, text=NEW_TEXT)
 
     assert_no_exception(app, "Run")
     after = heatmap_figures(app)[0]["layout"]["xaxis"]["ticktext"]
@@ -134,7 +91,7 @@ def test_run_updates_overview(embedded_tokens):
     app = start_app()
     app.switch_page("pages/overview.py")
     app.run()
-    submit_text(app, NEW_TEXT)
+    submit(app, text=NEW_TEXT)
 
     assert_no_exception(app, "overview after Run")
     grid = heatmap_figures(app)[0]
@@ -143,7 +100,7 @@ def test_run_updates_overview(embedded_tokens):
 
 def test_choices_persist_across_pages():
     app = start_app()
-    submit_text(app, NEW_TEXT)
+    submit(app, text=NEW_TEXT)
     app.selectbox(key="heads.layer").set_value(3).run()
     app.selectbox(key="heads.head").set_value(7).run()
     app.toggle(key="heads.rescale").set_value(True).run()
@@ -168,8 +125,6 @@ def test_choices_persist_across_pages():
 
 
 def test_heads_page_shows_chosen_head(embedded_model):
-    from model_utils import capture
-
     app = start_app()
     app.selectbox(key="heads.layer").set_value(5).run()
     app.selectbox(key="heads.head").set_value(11).run()
@@ -184,8 +139,7 @@ def test_heads_page_shows_chosen_head(embedded_model):
 
 def test_bad_model_shows_error_not_exception():
     app = start_app()
-    app.sidebar.text_input(key="atlas.model_field").set_value("/nonexistent/model/folder")
-    submit_text(app, NEW_TEXT)
+    submit(app, text=NEW_TEXT, model="/nonexistent/model/folder")
 
     assert_no_exception(app, "bad model")
     assert app.error, "a failed load shows no error message"
