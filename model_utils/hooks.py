@@ -62,7 +62,7 @@ def read_weights(output, weights_index: int) -> torch.Tensor | None:
 
 
 def count_hooks(model: nn.Module) -> int:
-    """Count the recorder hooks on every module of a model; 0 after a capture.
+    """Count the recorder hooks on every module of a model, which is 0 after a capture.
 
     Only hooks added by AttentionRecorder count: transformers 5.x registers its own
     permanent output-capturing hooks the first time a caller passes output_attentions=True.
