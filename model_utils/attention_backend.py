@@ -57,8 +57,8 @@ class CapturePlan:
     workspace: torch.Tensor | None = None
     # Reused between layers for the weights handed to ``on_weights``.
     scratch: torch.Tensor | None = None
-    # With ``on_rows`` set, planned layers on the fast path run one query block at a time, and
-    # ``on_rows(module, start, stop, weights)`` gets the weights ``[head, stop - start, keys]``.
+    # With ``on_rows`` set, planned layers hand their weights over in spans of whole query
+    # blocks: ``on_rows(module, start, stop, weights)`` gets ``[head, stop - start, keys]``.
     # A causal block leaves out the keys after its last query, because the mask gives them
     # exactly zero weight. ``row_blocks`` is the number of blocks.
     on_rows: Callable[[nn.Module, int, int, torch.Tensor], None] | None = None
@@ -189,8 +189,7 @@ def _row_blocked_eager(module, query, key, value, attention_mask, scaling, plan:
             scores.add_(mask[0, :, start:stop, :visible])
         weights = torch.softmax(scores, dim=-1, dtype=torch.float32)
         output[start:stop] = torch.matmul(weights.to(value_states.dtype), value_states[:, :visible]).transpose(0, 1)
-        for block_start, block_stop in group:
-            plan.on_rows(module, block_start, block_stop, weights[:, block_start - start : block_stop - start])
+        plan.on_rows(module, start, stop, weights)
     return output.unsqueeze(0)
 
 
@@ -202,9 +201,7 @@ def _row_blocks(queries: int, blocks: int) -> list[tuple[int, int]]:
 def _module_rows_fallback(module, query, key, value, attention_mask, scaling, plan: CapturePlan, kwargs) -> torch.Tensor:
     """Run the module's own eager function and hand its weights over block by block."""
     output, weights = _module_eager(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
-    queries = query.shape[2]
-    for start, stop in _row_blocks(queries, min(queries, plan.row_blocks)):
-        plan.on_rows(module, start, stop, weights[0, :, start:stop].float())
+    plan.on_rows(module, 0, query.shape[2], weights[0].float())
     return output
 
 

@@ -64,22 +64,29 @@ class ThumbnailBuilder:
         self.heads, self.tokens, self.causal = heads, tokens, causal
         self.side = min(tokens, pixels)
         self.edges = block_edges(tokens, self.side)
-        self.block_of = {int(start): index for index, start in enumerate(self.edges[:-1])}
+        self.block_of = {int(edge): index for index, edge in enumerate(self.edges)}
         self.thumbnails = np.zeros((len(modules), heads, self.side, self.side), dtype=np.float32)
         self.filled: dict[int, int] = {}
 
     def add_rows(self, module, start: int, stop: int, weights: torch.Tensor) -> None:
-        """Check the weights ``[head, stop - start, visible keys]`` of one query block and pool them."""
+        """Check the weights ``[head, stop - start, visible keys]`` of whole query blocks and pool them."""
         layer = self.layer_of[id(module)]
         self._check(layer, start, stop, weights)
-        strongest = torch.zeros(self.heads, self.tokens, dtype=torch.float32, device=weights.device)
-        strongest[:, : weights.shape[-1]] = weights.amax(dim=1)
-        if self.tokens % self.side == 0:
-            pooled = strongest.view(self.heads, self.side, self.tokens // self.side).amax(dim=-1).cpu().numpy()
+        first, last = self.block_of[start], self.block_of[stop]
+        edges = self.edges[first : last + 1] - start
+        sizes = set(np.diff(edges).tolist())
+        if len(sizes) == 1:
+            by_block = weights.reshape(self.heads, last - first, sizes.pop(), weights.shape[-1]).amax(dim=2)
         else:
-            pooled = pool_thumbnails(strongest.cpu().numpy()[:, None, :], self.side)[:, 0, :]
-        self.thumbnails[layer, :, self.block_of[start], :] = pooled
-        self.filled[layer] = self.filled.get(layer, 0) + 1
+            by_block = torch.stack([weights[:, low:high].amax(dim=1) for low, high in zip(edges[:-1], edges[1:])], dim=1)
+        strongest = torch.zeros(self.heads, last - first, self.tokens, dtype=torch.float32, device=weights.device)
+        strongest[..., : weights.shape[-1]] = by_block
+        if self.tokens % self.side == 0:
+            pooled = strongest.view(self.heads, last - first, self.side, self.tokens // self.side).amax(dim=-1).cpu().numpy()
+        else:
+            pooled = pool_thumbnails(strongest.cpu().numpy(), self.side)
+        self.thumbnails[layer, :, first:last, :] = pooled
+        self.filled[layer] = self.filled.get(layer, 0) + last - first
 
     def _check(self, layer: int, start: int, stop: int, weights: torch.Tensor) -> None:
         if weights.shape[0] != self.heads or weights.shape[1] != stop - start:

@@ -1,19 +1,14 @@
 """Long inputs: truncation with a count of dropped tokens, and 2048 tokens on a 12 × 12 decoder."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import streamlit.testing.v1.app_test as app_test_module
-from streamlit.testing.v1 import AppTest
 
 from model_utils import CaptureError, capture
 from model_utils.overview import capture_thumbnails
-from tests.test_pages import NavigationPagesManager
+from tests.app_driver import navigation_only, start_app, submit
 from tests.tiny_models import tiny_gpt2
 from viz.grid import pool_thumbnails
 
-APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 LONG_TEXT = "Attention weights show where each token looks, and the cat sat on the mat. " * 200
 
 
@@ -39,7 +34,6 @@ def test_2048_thumbnails_complete(long_decoder):
     assert thumbnails.thumbnails.shape == (12, 12, 64, 64)
     assert thumbnails.dropped_tokens > 0
     # Blocks wholly after the diagonal hold no weight in a causal model.
-    assert float(np.triu(np.ones((64, 64)), k=1)[None, None].astype(bool).any())
     assert float(thumbnails.thumbnails[..., np.triu(np.ones((64, 64), dtype=bool), k=1)].max()) == 0.0
 
 
@@ -61,17 +55,12 @@ def test_2048_full_capture_rejected_with_fix(long_decoder):
     assert "layers" in message
 
 
-def test_page_notice_names_dropped_tokens(embedded_model, monkeypatch):
-    # AppTest would otherwise run the page alone after the first run and drop the click.
-    monkeypatch.setattr(app_test_module, "PagesManager", NavigationPagesManager)
+def test_page_notice_names_dropped_tokens(embedded_model):
     text = "word " * 700
     dropped = len(embedded_model.tokenizer(text)["input_ids"]) - 512
-    app = AppTest.from_file(str(APP_FILE), default_timeout=120)
-    app.run()
-    app.sidebar.text_area(key="atlas.text_field").set_value(text)
-    [run_button] = [button for button in app.sidebar.button if str(button.key).startswith("FormSubmitter:")]
-    run_button.click()
-    app.run()
+    with navigation_only():
+        app = start_app()
+        submit(app, text=text)
 
     assert not app.exception
     warnings = [item.value for item in app.warning]
