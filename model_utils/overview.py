@@ -7,6 +7,7 @@ max-pooled while the forward pass runs, and only the thumbnails are kept.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -106,6 +107,22 @@ class ThumbnailBuilder:
         return [layer for layer in self.layer_of.values() if self.filled.get(layer, 0) != self.side]
 
 
+@contextlib.contextmanager
+def single_torch_thread():
+    """Run the block with one torch CPU thread, then restore the previous count.
+
+    The row groups are memory-bound, and on a busy CPU two OpenMP threads made them several
+    times slower (bench/run.py on a shared 2-core machine).
+    NOTE: the thread count is process-wide, so other captures running meanwhile use one thread too.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def capture_thumbnails(
     loaded: LoadedModel, text: str, *, pixels: int = THUMBNAIL_PIXELS, max_tokens: int | None = None
 ) -> ThumbnailCapture:
@@ -131,7 +148,7 @@ def capture_thumbnails(
         raise InputError(f"{loaded.source} does not run through transformers' attention interface; thumbnails need a full capture.")
     plan.on_rows, plan.row_blocks = builder.add_rows, builder.side
     started = time.perf_counter()
-    with loaded.lock, planned_forward(loaded.model, plan), torch.inference_mode():
+    with loaded.lock, single_torch_thread(), planned_forward(loaded.model, plan), torch.inference_mode():
         loaded.model(**model_inputs(loaded, encoding))
     missing = builder.missing_layers()
     if missing:
