@@ -90,20 +90,25 @@ def attention_heatmap(
     else:
         color_range = dict(zmin=0.0, zmax=1.0, colorscale=WEIGHT_COLORSCALE)
 
+    custom = hover_data(query_tokens, key_tokens)
+    template = hover_template(query_title, key_title, weight_title)
+    click_layer = clickable and z.size <= CLICK_LAYER_MAX_CELLS
     figure = go.Figure(
         go.Heatmap(
             z=z,
             x=list(range(z.shape[1])),
             y=list(range(z.shape[0])),
-            customdata=hover_data(query_tokens, key_tokens),
-            hovertemplate=hover_template(query_title, key_title, weight_title),
+            customdata=custom,
+            hovertemplate=template,
+            # The click markers carry the hover text when present; two labels per cell would flicker.
+            hoverinfo="skip" if click_layer else None,
             hoverongaps=False,
             colorbar=dict(title=plotly_literal(weight_title), thickness=12),
             **color_range,
         )
     )
-    if clickable and z.size <= CLICK_LAYER_MAX_CELLS:
-        figure.add_trace(_click_layer(z.shape))
+    if click_layer:
+        figure.add_trace(_click_layer(z, custom, template))
     figure.update_layout(
         title=plotly_literal(title),
         # Fixed ranges: autorange would pad for the click markers and show a grey frame like future keys.
@@ -122,15 +127,22 @@ def attention_heatmap(
     return figure
 
 
-def _click_layer(shape: tuple[int, int]) -> go.Scatter:
-    """Return invisible markers on every cell centre: plotly heatmaps emit no click selection themselves."""
-    queries, keys = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+def _click_layer(z: np.ndarray, custom: np.ndarray, template: str) -> go.Scatter:
+    """Return invisible markers on every cell centre that carry the hover text and take clicks.
+
+    Plotly heatmaps emit no click selection, and a trace with ``hoverinfo="skip"`` cannot be
+    picked either, so these markers keep hover on. Future keys of a causal head get none.
+    """
+    queries, keys = np.nonzero(np.isfinite(z))
+    weights = z[queries, keys]
+    cells = custom[queries, keys]
     return go.Scatter(
-        x=keys.ravel(),
-        y=queries.ravel(),
+        x=keys,
+        y=queries,
         mode="markers",
         marker=dict(size=12, opacity=0.0, symbol="square"),
-        hoverinfo="skip",
+        customdata=[[*cell, float(weight)] for cell, weight in zip(cells, weights)],
+        hovertemplate=template.replace("%{z", "%{customdata[4]"),
         name="cells",
         showlegend=False,
     )
