@@ -32,7 +32,11 @@ def pick_device(requested: str = AUTO) -> str:
     Raises ModelLoadError for a device that this machine does not have, naming those it has.
     """
     if requested == AUTO:
-        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
     known = available_devices()
     if requested not in known and not (requested == "cuda" and torch.cuda.is_available()):
         raise ModelLoadError(f"Device '{requested}' is not available on this machine. Choose one of: {', '.join([AUTO, *known])}.")

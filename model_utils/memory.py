@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 MIB = 1024**2
 DEFAULT_LIMIT_BYTES = 2048 * MIB
 RESULT_BYTES_PER_WEIGHT = 4  # captured weights are always kept as float32
-# Working memory of one layer while it runs: the raw scores and the softmax output, plus the
-# mask; transformers' own eager code allocates about three such tensors per layer.
+# Working memory of one layer while it runs: the raw scores, the softmax output and the mask.
+# transformers' own eager code allocates about three such tensors per layer.
 TRANSIENT_TENSORS_PER_LAYER = 3
 # Hidden states, feed-forward intermediates and a few copies of each kept alive at once.
 ACTIVATION_COPIES = 8

@@ -34,7 +34,7 @@ def estimate_figure_bytes(figure: go.Figure) -> int:
     """Estimate the JSON bytes of a figure from its array sizes, without serialising it.
 
     Counts every ``z``, ``x``, ``y`` and ``customdata`` value of every trace, and image
-    sources by their length; the layout is small next to them and ignored.
+    sources by their length. The layout is small next to them and is left out.
     """
     total = 0
     for trace in figure.data:
