@@ -156,7 +156,8 @@ class StaticRenderer:
             with self._lock:
                 if not self.is_running():
                     self._start(browser, _Deadline(timeout))
-        except StaticExportError as error:
+        except (StaticExportError, OSError, ValueError, AttributeError) as error:
+            # close() may stop the process while it starts, which leaves closed pipes or no process.
             logger.warning("Starting the kaleido process in the background failed: %s", error)
             with self._lock:
                 self._stop()
