@@ -217,13 +217,14 @@ def _browser_rounds(folder: Path, repeats: int, results: dict) -> None:
             page.screenshot(path=str(ROOT / "artifacts" / "bench-heads.png")) if (ROOT / "artifacts").is_dir() else None
         with streamlit_server({"ATLAS_DEFAULT_MODEL": str(folder)}) as (url, process):
             page = browser.new_page(viewport={"width": 1500, "height": 1400})
+            frames: list[int] = []
+            page.on("websocket", lambda socket_: socket_.on("framereceived", lambda payload: frames.append(len(payload))))
             # A fresh server's first deep link can miss the page list, so open the root first.
             page.goto(url)
             _wait_drawn(page, 1)
             page.goto(url + "/overview")
             _wait_drawn(page, 1)
-            frames: list[int] = []
-            page.on("websocket", lambda socket_: socket_.on("framereceived", lambda payload: frames.append(len(payload))))
+            frames.clear()
             timings = []
             for round_index in range(max(1, repeats // 2)):
                 text = LONG_TEXT * 3 + f" Round {round_index}."
