@@ -65,6 +65,10 @@ with heatmap_column:
     render_downloads(heatmap, result, f"attention-layer{layer}-head{head}", key="heads.heatmap_export")
 
 with flow_column:
+    if st.session_state.get("heads.flow_follows") != head:
+        # A new head in the picker (or from a click elsewhere) resets the flow graph to that head.
+        st.session_state["heads.flow_follows"] = head
+        st.session_state["heads.flow_heads"] = [head]
     flow_heads = st.multiselect(
         t("heads.flow_heads"),
         list(range(result.num_heads)),

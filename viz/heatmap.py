@@ -122,7 +122,7 @@ def attention_heatmap(
         clickmode="event+select",
         dragmode=False,
         showlegend=False,
-        height=max(360, min(900, 140 + 18 * z.shape[0])),
+        height=max(520, min(900, 140 + 18 * z.shape[0])),
     )
     return figure
 
