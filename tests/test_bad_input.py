@@ -386,7 +386,7 @@ def test_unknown_id_makes_no_connection(monkeypatch):
 
 
 def test_unreachable_hub_fails_without_retries(monkeypatch):
-    """When the hub does not answer, an unknown id is looked up in the cache only, after one probe."""
+    """When the hub does not respond, an unknown id is looked up in the cache only, after one probe."""
     from model_utils import sources
 
     probes = []
