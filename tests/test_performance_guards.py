@@ -197,3 +197,16 @@ def test_thumbnails_equal_pooled_capture(name):
     assert thumbnails.num_tokens == full.num_tokens
     np.testing.assert_allclose(thumbnails.thumbnails, pool_thumbnails(full.attentions, 16), atol=1e-6)
     assert count_hooks(model.model) == 0
+
+
+def test_payload_guard_keeps_difference_sign():
+    difference = np.zeros((600, 600))
+    difference[10, 20] = -0.9
+    difference[11, 21] = 0.2
+    figure = go.Figure(go.Heatmap(z=difference))
+
+    fitted, side = fit_figure(figure, budget_bytes=1024)
+    pooled = np.asarray(fitted.data[0].z, dtype=float)
+    assert side is not None
+    assert pooled.min() == pytest.approx(-0.9)
+    assert pooled.max() == pytest.approx(0.0)

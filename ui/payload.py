@@ -49,12 +49,17 @@ def estimate_figure_bytes(figure: go.Figure) -> int:
 def pooled_heatmap_trace(trace: go.Heatmap, side: int, max_label: str = "max") -> go.Heatmap:
     """Return a copy of a heatmap trace max-pooled to at most ``side × side`` cells, without per-cell hover fields.
 
-    Cells sit at the first position of their block, so axis ticks keep their token positions.
+    Blocks made only of future keys (NaN) stay NaN. Cells sit at the first position of their
+    block, so axis ticks keep their token positions.
     """
     z = np.asarray(trace.z, dtype=np.float64)
     future = np.isnan(z)
     pooled = pool_thumbnails(np.where(future, -np.inf, z), side).astype(np.float64)
-    pooled[np.isneginf(pooled)] = np.nan
+    if (z[~future] < 0).any():
+        # A signed matrix (a difference) keeps the value of largest magnitude in each block.
+        lowest = -pool_thumbnails(np.where(future, -np.inf, -z), side).astype(np.float64)
+        pooled = np.where(np.abs(lowest) > np.abs(pooled), lowest, pooled)
+    pooled[~np.isfinite(pooled)] = np.nan
     rows, columns = pooled.shape
     pooled_trace = go.Heatmap(trace)
     pooled_trace.update(

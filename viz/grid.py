@@ -12,7 +12,7 @@ from PIL import Image
 from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
-from .heatmap import hover_data, hover_template, prepare_heatmap
+from .heatmap import hover_data, hover_template, prepare_heatmap, tick_positions
 from .labels import plotly_literal
 from .style import DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, WEIGHT_COLORSCALE
 
@@ -242,8 +242,9 @@ def heads_side_by_side(
             row=1,
             col=column,
         )
-    positions = list(range(len(tokens)))
-    labels = [plotly_literal(token) for token in tokens]
+    # Long inputs label an even stride of positions, as single heatmaps do.
+    positions = tick_positions(len(tokens))
+    labels = [plotly_literal(tokens[position]) for position in positions]
     figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=labels, tickangle=-60, showgrid=False)
     figure.update_yaxes(tickmode="array", tickvals=positions, ticktext=labels, autorange="reversed", showgrid=False)
     figure.update_layout(
