@@ -9,7 +9,7 @@ from model_utils.qk import capture_query_key
 from ui.analysis import keep_valid_choice, render_table_download
 from ui.downloads import render_downloads
 from ui.routing import require_app_entry
-from ui.session import _load_shared_model, current_capture, current_request, get_settings
+from ui.session import _load_shared_model, current_capture, current_request, get_settings, hardware
 from ui.text import error_text, literal_markdown, t
 from viz.walkthrough import steps_figure, steps_frame, vectors_figure
 
@@ -20,9 +20,9 @@ MATCH_TOLERANCE = 1e-5
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _query_key(source: str, text: str, max_tokens: int):
+def _query_key(source: str, text: str, max_tokens: int, device: str | None, dtype: str | None):
     # The model is already loaded and cached: current_capture() above loaded it.
-    return capture_query_key(_load_shared_model(source), text, max_tokens=max_tokens)
+    return capture_query_key(_load_shared_model(source, device, dtype), text, max_tokens=max_tokens)
 
 
 st.header(t("walkthrough.title"))
@@ -35,7 +35,7 @@ if st.session_state.get("atlas.merge_words") or st.session_state.get("atlas.hide
 
 request = current_request()
 try:
-    record = _query_key(request.model, request.text, get_settings().max_tokens)
+    record = _query_key(request.model, request.text, get_settings().max_tokens, *hardware())
 except AtlasError as error:
     st.error(error_text("walkthrough.failed", error))
     st.stop()

@@ -14,6 +14,9 @@ from i18n.examples import DEFAULT_EXAMPLE
 from analysis.words import token_view
 from model_utils import AtlasError, CaptureResult, InputError, LoadedModel, capture, load_model
 from model_utils.capture import validate_text
+from model_utils.devices import AUTO as AUTO_DEVICE
+from model_utils.devices import available_devices
+from model_utils.loading import DTYPES
 from model_utils.overview import ThumbnailCapture, capture_thumbnails
 from model_utils.sources import SourcePolicy
 from settings import Settings, load_settings
@@ -30,6 +33,8 @@ MODEL_FIELD_KEY = "atlas.model_field"
 TEXT_FIELD_KEY = "atlas.text_field"
 MERGE_WORDS_KEY = "atlas.merge_words"
 HIDE_SPECIAL_KEY = "atlas.hide_special"
+DEVICE_KEY = "atlas.device"
+DTYPE_KEY = "atlas.dtype"
 PERSISTENT_PREFIXES = ("atlas.", "heads.", "overview.", "stats.", "layers.", "walkthrough.", "compare.", "generation.")
 # Widget value types a script may not set: buttons, download buttons, file uploads, chat input.
 READ_ONLY_VALUE_TYPES = frozenset(
@@ -59,19 +64,37 @@ def get_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _load_shared_model(source: str) -> LoadedModel:
-    """Load a model once per process; every browser session shares it (captures take its lock)."""
+def _load_shared_model(source: str, device: str | None = None, dtype: str | None = None) -> LoadedModel:
+    """Load a model once per process and hardware choice; every browser session shares it (captures take its lock).
+
+    ``device`` and ``dtype`` default to the server settings.
+    """
     settings = get_settings()
-    return load_model(source, device=settings.device, dtype=settings.dtype, policy=SourcePolicy.from_settings(settings))
+    return load_model(
+        source, device=device or settings.device, dtype=dtype or settings.dtype, policy=SourcePolicy.from_settings(settings)
+    )
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+def hardware() -> tuple[str | None, str | None]:
+    """Return the session's ``(device, dtype)`` override from the sidebar; None means the server setting."""
+    return st.session_state.get(DEVICE_KEY), st.session_state.get(DTYPE_KEY)
+
+
+# Captures are cached as shared resources, not copied per rerun like st.cache_data would
+# (75 MB at 512 tokens): results are frozen dataclasses with read-only arrays.
+@st.cache_resource(show_spinner=False, max_entries=32)
 def _cached_capture(
-    source: str, text: str, text_pair: str | None = None, target: str | None = None, new_tokens: int = 0
+    source: str,
+    text: str,
+    text_pair: str | None = None,
+    target: str | None = None,
+    new_tokens: int = 0,
+    device: str | None = None,
+    dtype: str | None = None,
 ) -> CaptureResult:
     settings = get_settings()
     validate_text(text, settings.max_characters)
-    model = _load_shared_model(source)
+    model = _load_shared_model(source, device, dtype)
     if any(extra is not None for extra in (text_pair, target)) or new_tokens:
         return capture_kind(model, text, text_pair, target, new_tokens, settings)
     return capture(
@@ -79,11 +102,11 @@ def _cached_capture(
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cached_thumbnails(source: str, text: str) -> ThumbnailCapture:
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cached_thumbnails(source: str, text: str, device: str | None = None, dtype: str | None = None) -> ThumbnailCapture:
     settings = get_settings()
     validate_text(text, settings.max_characters)
-    return capture_thumbnails(_load_shared_model(source), text, max_tokens=settings.max_tokens)
+    return capture_thumbnails(_load_shared_model(source, device, dtype), text, max_tokens=settings.max_tokens)
 
 
 def current_thumbnails() -> ThumbnailCapture | None:
@@ -96,7 +119,7 @@ def current_thumbnails() -> ThumbnailCapture | None:
     if shared_model(request.model) is None:
         return None
     try:
-        return _cached_thumbnails(request.model, request.text)
+        return _cached_thumbnails(request.model, request.text, *hardware())
     except InputError as error:
         logger.info("Thumbnails unavailable for model %s: %s", request.model, error)
         return None
@@ -106,14 +129,14 @@ def current_thumbnails() -> ThumbnailCapture | None:
         return None
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _cached_token_view(source: str, text: str, merge: bool, hide_special: bool) -> CaptureResult:
     return token_view(_cached_capture(source, text), merge=merge, hide_special=hide_special)
 
 
 def request_key(request: Request) -> tuple:
-    """Return the arguments of `_cached_capture` for a request."""
-    return request.model, request.text, request.text_pair, request.target, request.new_tokens
+    """Return the arguments of `_cached_capture` for a request, with the session's hardware choice."""
+    return request.model, request.text, request.text_pair, request.target, request.new_tokens, *hardware()
 
 
 def keep_widget_state() -> None:
@@ -169,7 +192,28 @@ def render_sidebar() -> Request:
         st.session_state[REQUEST_KEY] = request
     tokenisation_note(request.model, request.text)
     render_token_view_switches()
+    render_hardware_choice()
     return request
+
+
+def render_hardware_choice() -> None:
+    """Draw the sidebar's device and dtype override; the server settings are the defaults."""
+    settings = get_settings()
+    with st.sidebar.expander(t("sidebar.hardware")):
+        st.selectbox(
+            t("sidebar.device"),
+            [None, AUTO_DEVICE, *available_devices()],
+            format_func=lambda device: t("sidebar.server_default", value=settings.device) if device is None else device,
+            key=DEVICE_KEY,
+            help=t("sidebar.device_help"),
+        )
+        st.selectbox(
+            t("sidebar.dtype"),
+            [None, *DTYPES],
+            format_func=lambda dtype: t("sidebar.server_default", value=settings.dtype) if dtype is None else dtype,
+            key=DTYPE_KEY,
+            help=t("sidebar.dtype_help"),
+        )
 
 
 def render_token_view_switches() -> None:
@@ -218,7 +262,7 @@ def shared_model(source: str) -> LoadedModel | None:
     """Return the cached model, loading it with a progress indicator; show the reason on failure."""
     try:
         with st.status(t("load.status", model=literal_markdown(source or "all-MiniLM-L6-v2")), expanded=False) as status:
-            model = _load_shared_model(source)
+            model = _load_shared_model(source, *hardware())
             status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
         if source == current_request().model:
             remember_kind(model)
