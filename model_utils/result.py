@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import InputError
+
 
 def _read_only(array: np.ndarray | None) -> np.ndarray | None:
     if array is None:
@@ -67,7 +69,15 @@ class CaptureResult:
         return len(self.tokens)
 
     def layer(self, layer_index: int) -> np.ndarray:
-        """Return one layer's weights ``[head, query, key]`` by model layer index."""
+        """Return one layer's weights ``[head, query, key]`` by model layer index.
+
+        Raises InputError naming the captured layers when ``layer_index`` was not captured.
+        """
+        if layer_index not in self.layers:
+            raise InputError(
+                f"Layer {layer_index} was not captured; this result holds layers {list(self.layers)}. "
+                "Pick one of those, or capture again with layers=None for all layers."
+            )
         return self.attentions[self.layers.index(layer_index)]
 
     def replace(self, **changes) -> "CaptureResult":

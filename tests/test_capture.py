@@ -283,3 +283,11 @@ def test_future_weight_is_rejected(monkeypatch):
     monkeypatch.setattr(leaking_layer, "forward", forward_without_mask)
     with pytest.raises(CaptureError, match="later token"):
         capture(model, "the cat sat on the mat")
+
+
+def test_layer_not_captured_names_captured_layers(embedded_model):
+    result = capture(embedded_model, "The cat sat.", layers=[3])
+
+    with pytest.raises(InputError, match=r"Layer 0 was not captured.*\[3\]"):
+        result.layer(0)
+    assert result.layer(3).shape[0] == 12
