@@ -180,3 +180,13 @@ def test_capture_keeps_raw_and_display_tokens():
     assert len(result.tokens) == len(result.raw_tokens) == result.attentions.shape[-1]
     assert result.tokens.count("好 (2/3)") == 1
     assert result.tokens.count("😀 (4/4)") == 1
+
+
+def test_token_spanning_two_characters_gets_fragment_index():
+    # Byte-level BPE: one token holds the last byte of 我 and the first byte of 爱.
+    text = "我爱"
+    raw = ["æĪ", "ĳçĪ", "±"]
+    labels = display_tokens(text, raw, [(0, 1), (0, 2), (1, 2)], [0, 0, 0])
+
+    assert labels == ["我 (1/3)", "我爱 (2/3)", "爱 (3/3)"]
+    assert len(set(labels)) == len(labels)

@@ -38,6 +38,32 @@ def clean_raw_token(raw: str) -> str:
     return _visible(raw) if raw else "␣"
 
 
+def _fragment_clusters(spans: Sequence[tuple[int, int] | None]) -> dict[int, tuple[int, int]]:
+    """Map each token whose characters overlap a neighbour's to ``(index, count)`` within its run.
+
+    Byte-level BPE can split one character over several tokens, and one token can hold the
+    last bytes of a character and the first bytes of the next, so runs are built from any
+    overlap of character spans, not only from equal spans.
+    """
+    clusters: list[list[int]] = []
+    run_end = -1
+    for position, span in enumerate(spans):
+        if span is None:
+            run_end = -1
+            continue
+        if clusters and span[0] < run_end:
+            clusters[-1].append(position)
+        else:
+            clusters.append([position])
+        run_end = max(run_end, span[1]) if len(clusters[-1]) > 1 else span[1]
+    fragments = {}
+    for members in clusters:
+        if len(members) > 1:
+            for index, position in enumerate(members, start=1):
+                fragments[position] = (index, len(members))
+    return fragments
+
+
 def display_tokens(
     text: str,
     raw_tokens: Sequence[str],
@@ -47,33 +73,32 @@ def display_tokens(
     """Build one readable label per token, in token order.
 
     Labels come from the characters each token covers in `text`, so casing, CJK and emoji
-    read as typed. Tokens that share one character span (byte fragments of an emoji or CJK
-    character) get a fragment index such as ``好 (1/3)``. WordPiece continuations keep
-    their ``##`` marker. Special tokens, and tokenizers without offsets, fall back to the
-    cleaned raw token.
+    read as typed. Tokens whose character spans overlap (byte fragments of an emoji or CJK
+    character) get an index within their run such as ``好 (1/3)``. WordPiece continuations
+    keep their ``##`` marker. Special tokens, and tokenizers without offsets, fall back to
+    the cleaned raw token.
     """
-    labels = []
-    span_counts: dict[tuple[int, int], int] = {}
-    if offsets is not None:
-        for position, span in enumerate(offsets):
-            if not special_mask[position] and span[1] > span[0] and not _is_space_marker(raw_tokens[position]):
-                span_counts[tuple(span)] = span_counts.get(tuple(span), 0) + 1
-
-    span_seen: dict[tuple[int, int], int] = {}
+    spans: list[tuple[int, int] | None] = []
     for position, raw in enumerate(raw_tokens):
         span = tuple(offsets[position]) if offsets is not None else (0, 0)
         # SentencePiece gives a lone "▁" the span of the next character, so it is labelled as a space.
-        if special_mask[position] or span[1] <= span[0] or _is_space_marker(raw):
+        usable = not special_mask[position] and span[1] > span[0] and not _is_space_marker(raw)
+        spans.append(span if usable else None)
+    fragments = _fragment_clusters(spans)
+
+    labels = []
+    for position, raw in enumerate(raw_tokens):
+        span = spans[position]
+        if span is None:
             labels.append(clean_raw_token(raw))
             continue
         covered = text[span[0]:span[1]]
         label = _visible(covered.strip()) or _visible(covered)
         if raw.startswith(WORDPIECE_CONTINUATION):
             label = WORDPIECE_CONTINUATION + label
-        fragments = span_counts[span]
-        if fragments > 1:
-            span_seen[span] = span_seen.get(span, 0) + 1
-            label = f"{label} ({span_seen[span]}/{fragments})"
+        if position in fragments:
+            index, count = fragments[position]
+            label = f"{label} ({index}/{count})"
         labels.append(label)
     return labels
 
