@@ -239,3 +239,15 @@ def test_side_by_side_panels_share_labels(repeated):
     np.testing.assert_allclose(np.asarray(heatmaps[2].z, dtype=float), matrices[0] - matrices[1], atol=1e-7)
     assert list(figure.layout.xaxis.ticktext) == tick_labels(repeated.tokens)
     assert list(figure.layout.xaxis3.ticktext) == tick_labels(repeated.tokens)
+
+
+def test_flow_labels_thinned_on_long_input():
+    tokens = [f"t{position}" for position in range(300)]
+    weights = np.full((1, 300, 300), 1 / 300)
+    figure = token_flow_figure(weights, tokens, threshold=0.5)
+    query_column = next(trace for trace in figure.data if trace.name == "query")
+    shown = [label for label in query_column.text if label]
+
+    assert 0 < len(shown) <= 60
+    assert shown[0] == "t0"
+    assert len(query_column.x) == 300

@@ -11,6 +11,8 @@ from .labels import plotly_literal
 from .style import FONT_FAMILY, head_color
 
 OPACITY_LEVELS = 5
+# The figure grows 22 px per token up to 1400 px, which fits about this many labels.
+MAX_LABELLED_TOKENS = 60
 QUERY_COLUMN_X = 0.0
 KEY_COLUMN_X = 1.0
 
@@ -62,13 +64,15 @@ def _head_traces(head: int, pairs, label: str) -> list[go.Scatter]:
 
 
 def _token_column(x: float, tokens: Sequence[str], side: str, hover: Sequence[str]) -> go.Scatter:
+    # Long inputs label every n-th token only, so the labels stay readable; every marker keeps its hover.
+    stride = max(1, int(np.ceil(len(tokens) / MAX_LABELLED_TOKENS)))
     return go.Scatter(
         x=[x] * len(tokens),
         y=list(range(len(tokens))),
         mode="markers+text",
-        text=[plotly_literal(token) for token in tokens],
+        text=[plotly_literal(token) if position % stride == 0 else "" for position, token in enumerate(tokens)],
         textposition="middle left" if side == "query" else "middle right",
-        marker=dict(size=10, color="#444"),
+        marker=dict(size=10 if stride == 1 else 5, color="#444"),
         customdata=[[side, position] for position in range(len(tokens))],
         hovertext=hover,
         hoverinfo="text",

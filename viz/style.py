@@ -9,7 +9,7 @@ FUTURE_KEY_COLOR = "#d9d9d9"
 # Paul Tol's and CARTO's colour-blind-safe qualitative palettes, one colour per head.
 HEAD_COLORS = px.colors.qualitative.Safe + px.colors.qualitative.Dark24
 FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Arial, sans-serif"
-MAX_LABELLED_TICKS = 80
+MAX_LABELLED_TICKS = 48
 CLICK_LAYER_MAX_CELLS = 128 * 128
 
 
