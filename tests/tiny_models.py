@@ -187,6 +187,27 @@ def tiny_phi(**overrides) -> LoadedModel:
     return build("phi", byte_level_tokenizer(), causal=True, **overrides)
 
 
+def tiny_xlm_roberta(**overrides) -> LoadedModel:
+    sizes = dict(type_vocab_size=1, max_position_embeddings=520, **ROBERTA_SPECIAL_IDS)
+    return build("xlm-roberta", roberta_tokenizer(), **{**sizes, **overrides})
+
+
+def tiny_qwen3(**overrides) -> LoadedModel:
+    sizes = dict(num_key_value_heads=2, head_dim=8)
+    return build("qwen3", byte_level_tokenizer(), causal=True, **{**sizes, **overrides})
+
+
+def tiny_gemma2(**overrides) -> LoadedModel:
+    """Build a Gemma 2, whose layers alternate sliding-window and global attention and soft-cap scores."""
+    sizes = dict(num_key_value_heads=1, head_dim=8, sliding_window=4)
+    return build("gemma2", byte_level_tokenizer(), causal=True, **{**sizes, **overrides})
+
+
+def tiny_phi3(**overrides) -> LoadedModel:
+    sizes = dict(num_key_value_heads=2, pad_token_id=1)
+    return build("phi3", byte_level_tokenizer(), causal=True, **{**sizes, **overrides})
+
+
 def tiny_bart(**overrides) -> LoadedModel:
     sizes = dict(**SEQ2SEQ_SIZES, **ROBERTA_SPECIAL_IDS, decoder_start_token_id=2, forced_eos_token_id=None)
     return build("bart", roberta_tokenizer(), **{**sizes, **overrides})
@@ -207,12 +228,18 @@ def tiny_t5(**overrides) -> LoadedModel:
     return build("t5", sentencepiece_tokenizer(), **{**sizes, **overrides})
 
 
+def tiny_mt5(**overrides) -> LoadedModel:
+    sizes = dict(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4, **SENTENCEPIECE_SPECIAL_IDS)
+    return build("mt5", sentencepiece_tokenizer(), **{**sizes, **overrides})
+
+
 ENCODER_BUILDERS = {
     "bert": tiny_bert,
     "roberta": tiny_roberta,
     "distilbert": tiny_distilbert,
     "albert": tiny_albert,
     "electra": tiny_electra,
+    "xlm-roberta": tiny_xlm_roberta,
 }
 DECODER_BUILDERS = {
     "gpt2": tiny_gpt2,
@@ -222,12 +249,16 @@ DECODER_BUILDERS = {
     "mistral": tiny_mistral,
     "gemma": tiny_gemma,
     "phi": tiny_phi,
+    "qwen3": tiny_qwen3,
+    "gemma2": tiny_gemma2,
+    "phi3": tiny_phi3,
 }
 SEQ2SEQ_BUILDERS = {
     "bart": tiny_bart,
     "t5": tiny_t5,
     "marian": tiny_marian,
     "mbart": tiny_mbart,
+    "mt5": tiny_mt5,
 }
 ALL_BUILDERS = {**ENCODER_BUILDERS, **DECODER_BUILDERS, **SEQ2SEQ_BUILDERS}
 
