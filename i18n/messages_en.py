@@ -108,6 +108,7 @@ MESSAGES: dict[str, str] = {
     "overview.difference": "{first} minus {second}",
     "export.title": "Download",
     "export.static_failed": "Static export ({format}) failed: {reason} HTML, CSV, NPZ and JSON downloads still work.",
+    "export.data_scope": "CSV, NPZ and JSON hold every captured layer and head, not only the one in the figure.",
     "export.prepare": "Prepare PNG, SVG and PDF",
     "export.prepare_help": "Static images are rendered by Chromium through kaleido; this takes a second or two.",
     "export.rendering": "Rendering PNG, SVG and PDF…",

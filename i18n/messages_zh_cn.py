@@ -129,6 +129,7 @@ MESSAGES: dict[str, str] = {
 
     "export.title": "下载",
     "export.static_failed": "静态导出（{format}）失败：{reason} HTML、CSV、NPZ 和 JSON 下载仍然可用。",
+    "export.data_scope": "CSV、NPZ 和 JSON 包含捕获的所有层和所有注意力头，而不只是图中的这一个。",
     "export.prepare": "生成 PNG、SVG 和 PDF",
     "export.prepare_help": "静态图片由 kaleido 调用 Chromium 渲染，需要一两秒。",
     "export.rendering": "正在渲染 PNG、SVG 和 PDF…",

@@ -80,6 +80,8 @@ def render_static_files(figure: go.Figure, manifest: dict, name: str, timeout: f
             break
     return prepared
 
+DATA_FILE_STEM = "attention-all-layers-heads"
+
 
 def _data_buttons(figure: go.Figure, result, name: str, key: str) -> None:
     files = {
@@ -96,13 +98,15 @@ def _data_buttons(figure: go.Figure, result, name: str, key: str) -> None:
         column.download_button(
             fmt.upper(),
             build,
-            file_name=f"{name}.{fmt}",
+            # The numbers cover every captured layer and head, not only the figure's head.
+            file_name=f"{name}.{fmt}" if fmt == "html" else f"{DATA_FILE_STEM}.{fmt}",
             mime=MIME_TYPES[fmt],
             key=f"{key}.{fmt}",
             on_click="ignore",
             disabled=fmt in ("csv", "json") and not text_allowed,
             width="stretch",
         )
+    st.caption(t("export.data_scope"))
     if not text_allowed:
         st.caption(t("export.text_too_large", count=f"{weights:,}", limit=f"{TEXT_EXPORT_MAX_WEIGHTS:,}"))
 
