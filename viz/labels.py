@@ -41,9 +41,9 @@ def clean_raw_token(raw: str) -> str:
 def _fragment_clusters(spans: Sequence[tuple[int, int] | None]) -> dict[int, tuple[int, int]]:
     """Map each token whose characters overlap a neighbour's to ``(index, count)`` within its run.
 
-    Byte-level BPE can split one character over several tokens, and one token can hold the
-    last bytes of a character and the first bytes of the next, so runs are built from any
-    overlap of character spans, not only from equal spans.
+    Byte-level BPE can split one character over several tokens. One token can also contain
+    the last bytes of one character and the first bytes of the next. Runs are therefore built
+    from any overlap of character spans, not only from equal spans.
     """
     clusters: list[list[int]] = []
     run_end = -1
