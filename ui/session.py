@@ -279,14 +279,8 @@ def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
     The sidebar's word and special-token switches apply unless ``apply_token_view`` is False.
     """
     request = current_request()
-    model = shared_model(request.model)
-    if model is None:
-        return None
-    try:
-        result = _cached_capture(*request_key(request))
-    except AtlasError as error:
-        logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
-        st.error(error_text("capture.failed", error))
+    result = capture_for(request, apply_token_view=False)
+    if result is None:
         return None
     if result.manifest.get("missing_note"):
         st.warning(t("capture.missing_layers", note=result.manifest["missing_note"]))
