@@ -31,6 +31,7 @@ IMPLEMENTATION = "atlas"
 # Keyword arguments that change the attention arithmetic. When one is set, the eager function
 # of the module's own modeling file computes the weights instead of the fast path below.
 SPECIAL_KWARGS = ("sliding_window", "softcap", "s_aux", "sinks", "head_mask")
+SDPA_UNSUPPORTED_KWARGS = ("softcap", "s_aux", "sinks")
 # Modeling files whose eager function is exactly: scores times scaling, plus the mask, softmax,
 # dropout, times the values (with grouped key/value heads repeated). Their weights come from
 # the allocation-free path below; other files' own eager function runs instead.
@@ -237,6 +238,10 @@ def atlas_attention_forward(
     """
     plan = _ACTIVE_PLAN.get()
     if plan is not None and not plan.wants(module):
+        if any(kwargs.get(name) is not None for name in SDPA_UNSUPPORTED_KWARGS):
+            # transformers' SDPA path raises for logit soft-capping (Gemma 2) and attention sinks.
+            output, _ = _module_eager(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+            return output, None
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
 
     if scaling is None:
