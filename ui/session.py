@@ -112,8 +112,8 @@ def _cached_thumbnails(source: str, text: str, device: str | None = None, dtype:
 def current_thumbnails() -> ThumbnailCapture | None:
     """Return pooled thumbnails of every head for the submitted request, or None where they cannot be made.
 
-    None means the page should draw from a full capture instead (encoder-decoders, or a
-    model outside transformers' attention interface); an error is shown only for a failed check.
+    None means the page should draw from a full capture instead, as for encoder-decoders
+    and models outside transformers' attention interface. Only a failed check shows an error.
     """
     request = current_request()
     if shared_model(request.model) is None:
