@@ -1,4 +1,4 @@
-"""Attention Atlas: the entry point that holds the sidebar and routes to the pages."""
+"""Attention Atlas: the entry point that draws the sidebar and routes to the pages."""
 
 import streamlit as st
 

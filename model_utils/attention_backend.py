@@ -288,7 +288,7 @@ def supports(model: nn.Module) -> bool:
 def weights_buffer(num_layers: int, heads: int, queries: int, keys: int) -> np.ndarray:
     """Allocate the float32 ``[layer, head, query, key]`` array that planned layers write into.
 
-    numpy asks Linux for huge pages on large arrays, which makes first writes several
+    numpy requests huge pages from Linux on large arrays, which makes first writes several
     times cheaper than torch's default allocation (about 30 ms less for 75 MB).
     """
     return np.empty((num_layers, heads, queries, keys), dtype=np.float32)

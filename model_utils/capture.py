@@ -134,7 +134,7 @@ def capture(
 
     For encoder-decoder models ``text`` is the source and ``target`` the optional target;
     without a target the model generates up to ``max_new_tokens`` tokens greedily, and the
-    result also holds ``target_tokens``, ``decoder_attentions`` and ``cross_attentions``.
+    result also contains ``target_tokens``, ``decoder_attentions`` and ``cross_attentions``.
     ``layers`` picks the layers to keep (all by default). Weights are checked before they
     are returned: the model's head count, rows summing to 1 and, for causal attention,
     nothing on later keys. A layer that recorded no weights raises CaptureError naming it;

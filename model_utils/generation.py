@@ -40,7 +40,7 @@ def validate_new_tokens(max_new_tokens: int) -> int:
 
 
 def greedy_settings(tokenizer, max_new_tokens: int) -> dict:
-    """Return `generate()` keywords for plain greedy decoding, whatever the checkpoint's generation config says."""
+    """Return `generate()` keywords for plain greedy decoding, whatever the checkpoint's generation config sets."""
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return dict(
         max_new_tokens=max_new_tokens,
@@ -120,7 +120,7 @@ def capture_generation(
 ) -> CaptureResult:
     """Generate up to ``max_new_tokens`` tokens greedily from a decoder and capture what each step attended to.
 
-    ``tokens`` holds the prompt plus every generated token but the last; ``prompt_length``
+    ``tokens`` contains the prompt plus every generated token but the last; ``prompt_length``
     marks where the prompt ends, and ``generated_tokens`` lists all generated tokens,
     including the last, which has no row. Generation stops early at the end-of-text token.
     """

@@ -46,7 +46,7 @@ class LoadedModel:
     load_seconds: float
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # A fast tokenizer keeps its truncation setting on the shared Rust object, so two sessions
-    # tokenizing at once can truncate each other's text; tokenization holds this lock.
+    # tokenizing at once can truncate each other's text. Every tokenization takes this lock.
     tokenizer_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property

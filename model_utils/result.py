@@ -75,7 +75,7 @@ class CaptureResult:
         """
         if layer_index not in self.layers:
             raise InputError(
-                f"Layer {layer_index} was not captured; this result holds layers {list(self.layers)}. "
+                f"Layer {layer_index} was not captured; this result contains layers {list(self.layers)}. "
                 "Pick one of those, or capture again with layers=None for all layers."
             )
         return self.attentions[self.layers.index(layer_index)]

@@ -392,8 +392,8 @@ def test_html_shows_hostile_token_literally(hostile_html, tmp_path):
     page_file = tmp_path / "heatmap.html"
     page_file.write_text(hostile_html, encoding="utf-8")
 
-    # Playwright's sync API refuses to start on a thread with a running asyncio loop, which
-    # the session-wide browser of tests/browser leaves behind; a fresh thread has none.
+    # Playwright's sync API raises on a thread with a running asyncio loop, and the
+    # session-wide browser of tests/browser leaves one behind. A fresh thread has none.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         seen = pool.submit(inspect_html_page, page_file.as_uri()).result()
 

@@ -223,7 +223,7 @@ def test_head_grid_has_every_head(repeated):
     images = [trace for trace in figure.data if trace.type == "image"]
     markers = [trace for trace in figure.data if trace.type == "scatter" and trace.customdata is not None]
 
-    # One PNG mosaic holds every thumbnail; one marker per head carries its click target.
+    # One PNG mosaic contains every thumbnail; one marker per head carries its click target.
     assert len(images) == 1
     assert images[0].source.startswith("data:image/png;base64,")
     assert len(markers) == 1

@@ -183,7 +183,7 @@ def test_capture_keeps_raw_and_display_tokens():
 
 
 def test_token_spanning_two_characters_gets_fragment_index():
-    # Byte-level BPE: one token holds the last byte of 我 and the first byte of 爱.
+    # Byte-level BPE: one token contains the last byte of 我 and the first byte of 爱.
     text = "我爱"
     raw = ["æĪ", "ĳçĪ", "±"]
     labels = display_tokens(text, raw, [(0, 1), (0, 2), (1, 2)], [0, 0, 0])

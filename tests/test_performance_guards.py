@@ -38,7 +38,8 @@ def test_memory_guard_limit_is_inclusive():
         check_capture_memory(estimate, limit_bytes=estimate.total_bytes - 1)
     message = str(raised.value)
     assert "6 layers × 12 heads × 512 × 512 tokens" in message
-    assert "at most" in message and "tokens" in message
+    assert "at most" in message
+    assert "tokens" in message
     assert "capture at most 5 of the 6 layers" in message
 
 

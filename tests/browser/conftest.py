@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
 # Ports to try, such as "8620-8629"; unset means any free port the system gives.
 PORT_RANGE_VARIABLE = "ATLAS_TEST_PORTS"
 SERVER_START_SECONDS = 60
-# Deep links request /<page>/_stcore/... first; Streamlit answers 404 and the app still loads.
+# Deep links request /<page>/_stcore/... first; Streamlit returns 404 and the app still loads.
 HARMLESS_404 = re.compile(r"/[^/]+/_stcore/")
 
 
