@@ -54,7 +54,7 @@ class CapturePlan:
 
     slots: dict[int, torch.Tensor | None] = field(default_factory=dict)
     on_weights: Callable[[nn.Module, torch.Tensor], None] | None = None
-    # Reused between layers for the raw scores, so no layer allocates fresh pages for them.
+    # Reused between layers for the raw scores of models in a dtype other than float32.
     workspace: torch.Tensor | None = None
     # Reused between layers for the weights handed to ``on_weights``.
     scratch: torch.Tensor | None = None
@@ -126,27 +126,34 @@ def _fast_eager(module, query, key, value, attention_mask, scaling, slot: torch.
     ``scaling``, plus the mask, softmax), so the weights are bitwise the same in float32.
     Softmax runs in float32 for every model dtype, as Llama-family eager code does.
     """
-    heads, queries, keys = query.shape[1], query.shape[2], key.shape[2]
+    heads = query.shape[1]
     key_states = _expand_heads(key, heads)
     value_states = _expand_heads(value, heads)
-    needed = heads * queries * keys
-    if plan.workspace is None or plan.workspace.numel() < needed or plan.workspace.dtype != query.dtype or plan.workspace.device != query.device:
-        plan.workspace = torch.empty(needed, dtype=query.dtype, device=query.device)
-    scores = plan.workspace[:needed].view(heads, queries, keys)
-
+    # In float32 the scores are computed in the slot itself and the softmax overwrites them
+    # row by row, so the only memory the layer touches is the memory its weights need anyway.
+    scores = slot if query.dtype == slot.dtype else _workspace(plan, slot.shape, query)
     torch.matmul(query[0], key_states[0].transpose(1, 2), out=scores)
     scores.mul_(scaling)
     mask = _additive_mask(attention_mask, module, query, key, kwargs)
     if mask is not None:
         scores.add_(mask[0])
-    if scores.dtype == torch.float32:
-        torch.softmax(scores, dim=-1, out=slot)
+    if scores is slot:
+        torch.softmax(slot, dim=-1, out=slot)
     else:
         slot.copy_(torch.softmax(scores, dim=-1, dtype=torch.float32))
 
     weights = slot if slot.dtype == value_states.dtype else slot.to(value_states.dtype)
     output = torch.matmul(weights, value_states[0])
     return output.transpose(0, 1).unsqueeze(0), slot.unsqueeze(0)
+
+
+def _workspace(plan: CapturePlan, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """Return the plan's reusable scores tensor of ``shape`` in ``like``'s dtype, for models that do not run in float32."""
+    needed = shape[0] * shape[1] * shape[2]
+    workspace = plan.workspace
+    if workspace is None or workspace.numel() < needed or workspace.dtype != like.dtype or workspace.device != like.device:
+        workspace = plan.workspace = torch.empty(needed, dtype=like.dtype, device=like.device)
+    return workspace[:needed].view(shape)
 
 
 def _row_groups(queries: int, blocks: int, group_rows: int) -> list[list[tuple[int, int]]]:

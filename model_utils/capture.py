@@ -38,7 +38,6 @@ def _encode(loaded: LoadedModel, text: str, text_pair: str | None, max_tokens: i
     tokenizer = loaded.tokenizer
     fast = getattr(tokenizer, "is_fast", False)
     with loaded.tokenizer_lock:
-        full_length = len(tokenizer(text, text_pair)["input_ids"])
         encoding = tokenizer(
             text,
             text_pair,
@@ -49,12 +48,27 @@ def _encode(loaded: LoadedModel, text: str, text_pair: str | None, max_tokens: i
             return_offsets_mapping=fast,
             return_token_type_ids=text_pair is not None,
         )
+        dropped = _dropped_tokens(tokenizer, encoding, text, text_pair)
     if not bool((encoding["special_tokens_mask"][0] == 0).any()):
         raise InputError(
             f"The tokenizer of {loaded.source} dropped every character of the text (control characters or lone "
             "accents, for example), so there is nothing to show. Type some words."
         )
-    return encoding, max(0, full_length - encoding["input_ids"].shape[1])
+    return encoding, dropped
+
+
+def _dropped_tokens(tokenizer, encoding, text: str, text_pair: str | None) -> int:
+    """Count the tokens that truncation cut from ``encoding``.
+
+    A fast tokenizer keeps the cut tokens of one text as overflow pieces, each with its own
+    special tokens, so counting their other tokens needs no second pass over the text.
+    Sentence pairs and slow tokenizers are tokenized again without truncation.
+    """
+    pieces = encoding.encodings if text_pair is None and getattr(tokenizer, "is_fast", False) else None
+    if pieces:
+        return sum(len(piece.ids) - sum(piece.special_tokens_mask) for piece in pieces[0].overflowing)
+    full_length = len(tokenizer(text, text_pair)["input_ids"])
+    return max(0, full_length - encoding["input_ids"].shape[1])
 
 
 def _labels(loaded: LoadedModel, text: str, text_pair: str | None, encoding) -> tuple[list[str], list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .errors import CaptureError
 
@@ -23,6 +24,13 @@ def check_layers(weights: list, paths: list[str], role: str) -> None:
         )
 
 
+def _row_sums(array: np.ndarray) -> np.ndarray:
+    """Sum each row of the last axis. torch uses every CPU thread, where numpy's sum uses one."""
+    if array.flags.writeable and array.dtype in (np.float32, np.float64):
+        return torch.from_numpy(array).sum(dim=-1).numpy()
+    return array.sum(axis=-1)
+
+
 def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, causal: bool, role: str) -> None:
     """Raise CaptureError unless ``array`` is ``[layer, heads, queries, keys]`` of probability rows.
 
@@ -35,7 +43,7 @@ def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, c
             f"{role}: captured shape {tuple(array.shape)} does not match [layer, {heads} heads, "
             f"{queries} queries, {keys} keys]. The attention module returned something other than weights."
         )
-    row_sums = array.sum(axis=-1)
+    row_sums = _row_sums(array)
     # A NaN or infinity anywhere makes its row sum NaN or infinite, so one pass checks both.
     if not np.isfinite(row_sums).all():
         raise CaptureError(f"{role}: captured weights contain NaN or infinity; try dtype float32.")

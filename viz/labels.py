@@ -14,6 +14,8 @@ VISIBLE_WHITESPACE = {" ": "␣", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 def _visible(text: str) -> str:
     """Replace whitespace and control characters with visible escapes."""
+    if " " not in text and text.isprintable():
+        return text
     pieces = []
     for char in text:
         if char in VISIBLE_WHITESPACE:
