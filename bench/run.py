@@ -64,6 +64,12 @@ def capture_ratios(repeats: int) -> dict:
     timings = interleaved(
         {"sdpa": plain, "all": lambda: capture(loaded, LONG_TEXT), "one": lambda: capture(loaded, LONG_TEXT, layers=[3])}, repeats
     )
+    # The app's capture cache keeps results alive, so there a capture writes into fresh
+    # memory, where the rounds above reuse the buffer of the result they released. This
+    # separate set keeps every result, so no round can reuse another's buffer.
+    held_results = []
+    held_timings = interleaved({"sdpa": plain, "held": lambda: held_results.append(capture(loaded, LONG_TEXT))}, repeats)
+    held_results.clear()
     medians = {name: statistics.median(values) for name, values in timings.items()}
     # Fastest rounds too: on a shared machine they are the least disturbed by other load.
     fastest = {name: min(values) for name, values in timings.items()}
@@ -74,6 +80,7 @@ def capture_ratios(repeats: int) -> dict:
         "one_layer_ms": medians["one"] * 1000,
         "all_heads_ratio": medians["all"] / medians["sdpa"],
         "one_layer_ratio": medians["one"] / medians["sdpa"],
+        "all_heads_held_ratio": statistics.median(held_timings["held"]) / statistics.median(held_timings["sdpa"]),
         "all_heads_ratio_fastest": fastest["all"] / fastest["sdpa"],
         "one_layer_ratio_fastest": fastest["one"] / fastest["sdpa"],
     }
@@ -272,6 +279,7 @@ def print_table(report: dict) -> None:
     rows = [
         ("capture all heads ÷ SDPA forward, 512 tokens", f"{capture_report['all_heads_ratio']:.2f}×", "≤ 1.3×"),
         ("capture one layer ÷ SDPA forward, 512 tokens", f"{capture_report['one_layer_ratio']:.2f}×", "≤ 1.05×"),
+        ("capture all heads ÷ SDPA, every result held", f"{capture_report['all_heads_held_ratio']:.2f}×", "(fresh memory)"),
         ("overview bytes ÷ BertViz model view HTML, 512 tokens", f"1/{1 / sizes['ratio']:.0f}", "≤ 1/50"),
         ("2048-token overview (capture + figure, in process)", f"{report['long_decoder']['overview_s']:.2f} s", "≤ 5 s"),
     ]
