@@ -5,6 +5,9 @@ with ``##`` continues the word before it. With byte-level BPE (``Ġ``) or Senten
 (``▁``) tokens, a token that starts with the marker, or follows a special token, starts a
 word. Every other token continues the word before it, so punctuation written without a
 space joins the word it touches. Tokenizers with neither marker keep one word per token.
+Scripts written without spaces (Chinese, Japanese, Thai and their neighbours) give no
+word boundary to read, so there a token is a word of its own; only the byte fragments of
+one character, labelled ``好 (1/3)``, ``好 (2/3)``, ... join.
 
 Merging a ``[query, key]`` matrix: the weight TO a word is the sum over its pieces (key
 columns are added), and the weight FROM a word is the mean over its pieces (query rows are
@@ -24,20 +27,66 @@ import numpy as np
 WORDPIECE_CONTINUATION = "##"
 WORD_START_MARKERS = ("Ġ", "▁")
 FRAGMENT_SUFFIX = re.compile(r"^(.*) \((\d+)/(\d+)\)$")
+# The label of a token that is only a word-start marker, which stands for a space.
+VISIBLE_SPACE = "␣"
 
 
-def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool]) -> list[list[int]]:
+# Unicode blocks of scripts written without spaces between words.
+SPACELESS_BLOCKS = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3000, 0x30FF),  # CJK symbols and punctuation, Hiragana, Katakana
+    (0x3100, 0x31FF),  # Bopomofo, Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF00, 0xFFEF),  # Halfwidth and fullwidth forms
+    (0x20000, 0x3FFFF),  # CJK extensions B and later
+)
+
+
+def is_spaceless(char: str) -> bool:
+    """Tell whether ``char`` belongs to a script written without spaces between words."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in SPACELESS_BLOCKS)
+
+
+def _fragment_index(label: str) -> int | None:
+    """Return the position of a byte fragment within its character (``好 (2/3)`` gives 2), or None."""
+    fragment = FRAGMENT_SUFFIX.match(label)
+    return int(fragment.group(2)) if fragment else None
+
+
+def _spaceless_edges(label: str) -> tuple[bool, bool]:
+    """Tell whether a display label starts and ends with a character of a spaceless script."""
+    fragment = FRAGMENT_SUFFIX.match(label)
+    text = fragment.group(1) if fragment else label
+    if not text:
+        return False, False
+    return is_spaceless(text[0]), is_spaceless(text[-1])
+
+
+def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool], labels: Sequence[str] | None = None) -> list[list[int]]:
     """Group token positions into words by the module's word rule; groups are contiguous and in order.
 
-    NOTE: the rule reads spaces, so with a Ġ or ▁ tokenizer a text written without spaces
-    (Chinese, Japanese) becomes one word per space-delimited run, not one per character.
+    ``labels`` are the display labels of the tokens. With them, tokens of spaceless scripts
+    are words of their own and byte fragments of one character join; without them, the
+    rule reads only the subword markers.
     """
     wordpiece = any(token.startswith(WORDPIECE_CONTINUATION) for token in raw_tokens)
     marked = not wordpiece and any(token.startswith(WORD_START_MARKERS) for token in raw_tokens)
     groups: list[list[int]] = []
     previous_special = True
+    previous_spaceless = False
     for position, (token, special) in enumerate(zip(raw_tokens, special_mask)):
+        starts_spaceless, ends_spaceless = _spaceless_edges(labels[position]) if labels is not None else (False, False)
         if special:
+            starts_word = True
+        elif labels is not None and (_fragment_index(labels[position]) or 1) > 1:
+            starts_word = previous_special
+        elif starts_spaceless or previous_spaceless:
             starts_word = True
         elif wordpiece:
             starts_word = previous_special or not token.startswith(WORDPIECE_CONTINUATION)
@@ -50,6 +99,7 @@ def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool]) -> list
         else:
             groups[-1].append(position)
         previous_special = bool(special)
+        previous_spaceless = ends_spaceless and not special
     return groups
 
 
@@ -86,7 +136,13 @@ def hide_keys(weights: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def word_label(labels: Sequence[str]) -> str:
-    """Join the display labels of one word's pieces: ``##`` dropped, byte fragments of one character shown once."""
+    """Join the display labels of one word's pieces: ``##`` dropped, byte fragments of one character shown once.
+
+    A lone space piece (``␣``, a word-start marker the tokenizer split off) is left out when
+    the word has other pieces.
+    """
+    if len(labels) > 1 and labels[0] == VISIBLE_SPACE:
+        labels = labels[1:]
     pieces = []
     for label in labels:
         fragment = FRAGMENT_SUFFIX.match(label)
@@ -132,7 +188,7 @@ def token_view(result, *, merge: bool = False, hide_special: bool = False):
         segments = None if segments is None else [segments[index] for index in keep]
 
     if merge:
-        groups = word_groups(raw_tokens, special)
+        groups = word_groups(raw_tokens, special, tokens)
         attentions = merge_words(attentions, groups)
         cross = None if cross is None else merge_keys(cross, groups)
         firsts = [group[0] for group in groups]

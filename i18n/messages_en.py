@@ -125,7 +125,7 @@ MESSAGES: dict[str, str] = {
     "view.merge_words_help": "Every view shows words instead of tokens. Weights TO a word are summed over its pieces; weights FROM a word are averaged over its pieces, so rows still sum to 1.",
     "view.hide_special": "Hide special tokens",
     "view.hide_special_help": "Removes [CLS], [SEP], <s>, </s> and BOS/EOS tokens from every view and renormalises each row to sum to 1.",
-    "view.merge_words_rule": "Word view: a word is a token plus the pieces that continue it (WordPiece ##; for Ġ/▁ tokenizers, every token up to the next one with a leading space). Weights TO a word are summed over its pieces, weights FROM a word are averaged.",
+    "view.merge_words_rule": "Word view: a word is a token plus the pieces that continue it (WordPiece ##; for Ġ/▁ tokenizers, every token up to the next one with a leading space). In Chinese, Japanese, Thai and other scripts written without spaces, each token is a word and only the byte pieces of one character join. Weights TO a word are summed over its pieces, weights FROM a word are averaged.",
     "view.hide_special_rule": "Special tokens hidden: their rows and columns are removed and every remaining row is renormalised to sum to 1. With words merged too, special tokens are hidden first.",
     "view.single_text_only": "The word and special-token switches apply to one plain text; this capture has a pair, a target or generated tokens, so it shows tokens as captured.",
     "nav.generation": "Generation",

@@ -148,7 +148,7 @@ MESSAGES: dict[str, str] = {
     "view.merge_words_help": "所有视图改为显示单词而不是 token。流向一个单词的权重按它的各个子词求和；从一个单词发出的权重按各个子词取平均，因此每行之和仍为 1。",
     "view.hide_special": "隐藏特殊 token",
     "view.hide_special_help": "从所有视图中去掉 [CLS]、[SEP]、<s>、</s> 和 BOS/EOS 等 token，并把每行重新归一化，使其和为 1。",
-    "view.merge_words_rule": "单词视图：一个单词由一个 token 加上紧随其后的续接子词组成（WordPiece 的 ##；对于使用 Ġ/▁ 的分词器，则一直到下一个带前导空格的 token 为止）。流向单词的权重按子词求和，从单词发出的权重按子词取平均。",
+    "view.merge_words_rule": "单词视图：一个单词由一个 token 加上紧随其后的续接子词组成（WordPiece 的 ##；对于使用 Ġ/▁ 的分词器，则一直到下一个带前导空格的 token 为止）。中文、日文、泰文等词间不写空格的文字中，每个 token 各为一个单词，只有同一个字符的字节片段会合并。流向单词的权重按子词求和，从单词发出的权重按子词取平均。",
     "view.hide_special_rule": "已隐藏特殊 token：删去它们的行和列，其余每行重新归一化，使和为 1。若同时合并单词，则先隐藏特殊 token。",
     "view.single_text_only": "单词和特殊 token 开关只适用于单段普通文本；本次结果包含句子对、目标文本或生成的 token，因此按原样显示 token。",
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis.words import hide_keys, merge_words, token_view, word_groups, word_label
+from analysis.words import hide_keys, is_spaceless, merge_words, token_view, word_groups, word_label
 from model_utils.result import CaptureResult
 from tests.tiny_models import tiny_bert, tiny_gpt2
 from model_utils import capture
@@ -141,3 +141,43 @@ def test_token_view_causal_stays_lower_triangular():
     upper = np.triu(view.attentions, k=1)
     assert np.abs(upper).max() == 0.0
     np.testing.assert_allclose(view.attentions.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_spaceless_scripts_recognised():
+    assert is_spaceless("好")
+    assert is_spaceless("か")
+    assert is_spaceless("，")
+    assert is_spaceless("ไ")
+    assert not is_spaceless("a")
+    assert not is_spaceless("é")
+    assert not is_spaceless("한")
+
+
+def test_cjk_fragments_join_and_characters_split():
+    raw = ["æĪ", "ĳ", "çĪ±", "N", "LP", "ĠOK"]
+    labels = ["我 (1/2)", "我 (2/2)", "爱", "N", "LP", "OK"]
+
+    groups = word_groups(raw, [False] * 6, labels)
+
+    assert groups == [[0, 1], [2], [3, 4], [5]]
+
+
+def test_cjk_without_labels_reads_markers_only():
+    raw = ["æĪ", "ĳ", "çĪ±", "N", "LP", "ĠOK"]
+
+    assert word_groups(raw, [False] * 6) == [[0, 1, 2, 3, 4], [5]]
+
+
+def test_chinese_words_under_byte_level_tokenizer():
+    # The space before "ok" gives the text a word-start marker, so the marker rule applies.
+    result = capture(tiny_gpt2(), "我爱NLP。很好 ok")
+
+    view = token_view(result, merge=True)
+
+    assert view.tokens == ("我", "爱", "NLP", "。", "很", "好", "ok")
+    np.testing.assert_allclose(view.attentions.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_lone_space_piece_left_out_of_word():
+    assert word_label(["␣", "he", "llo"]) == "hello"
+    assert word_label(["␣"]) == "␣"
