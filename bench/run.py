@@ -271,7 +271,7 @@ def _browser_rounds(folder: Path, repeats: int, results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="Rounds per measure; medians are printed.")
+    parser.add_argument("--repeats", type=int, default=15, help="Rounds per measure; medians are printed.")
     parser.add_argument("--skip-browser", action="store_true", help="Skip the measures that drive Chromium.")
     options = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
