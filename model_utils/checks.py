@@ -9,6 +9,8 @@ from .errors import CaptureError
 
 ROW_SUM_TOLERANCE = 1e-3
 CAUSAL_TOLERANCE = 1e-6
+# Query rows read at once by the causal check.
+CAUSAL_BLOCK_ROWS = 64
 
 
 def check_layers(weights: list, paths: list[str], role: str) -> None:
@@ -29,6 +31,23 @@ def _row_sums(array: np.ndarray) -> np.ndarray:
     if array.flags.writeable and array.dtype in (np.float32, np.float64):
         return torch.from_numpy(array).sum(dim=-1).numpy()
     return array.sum(axis=-1)
+
+
+def _largest_future_weight(array: np.ndarray, block: int = CAUSAL_BLOCK_ROWS) -> float:
+    """Return the largest weight any query puts on a later key of ``[..., query, key]``, 0.0 when there is none.
+
+    Rows are read a block at a time through views. Indexing the upper triangle with a mask
+    would copy half the array, 300 MB for a 12 x 12 decoder at 1024 tokens.
+    """
+    queries = array.shape[-2]
+    largest = 0.0
+    for start in range(0, queries, block):
+        stop = min(start + block, queries)
+        corner = np.triu(array[..., start:stop, start:stop], k=1)
+        largest = max(largest, float(corner.max()))
+        if stop < array.shape[-1]:
+            largest = max(largest, float(array[..., start:stop, stop:].max()))
+    return largest
 
 
 def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, causal: bool, role: str) -> None:
@@ -54,8 +73,7 @@ def check_attention(array: np.ndarray, *, heads: int, queries: int, keys: int, c
             f"(tolerance {ROW_SUM_TOLERANCE}). The captured tensor is not a softmax output."
         )
     if causal and queries == keys:
-        future = np.triu(np.ones((queries, keys), dtype=bool), k=1)
-        leak = float(array[..., future].max()) if future.any() else 0.0
+        leak = _largest_future_weight(array)
         if leak > CAUSAL_TOLERANCE:
             raise CaptureError(
                 f"{role}: a causal model put weight {leak:.3g} on a later token. The causal mask "
