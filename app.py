@@ -11,14 +11,22 @@ configure_logging(get_settings().log_level)
 st.set_page_config(page_title="Attention Atlas", page_icon="🔭", layout="wide")
 keep_widget_state()
 
+
+def open_heads_page() -> None:
+    """Send a request for ``/heads`` to the Heads page, which Streamlit serves only at the root URL."""
+    st.switch_page("pages/heads.py")
+
+
 PAGES = [
-    st.Page("pages/heads.py", title=t("nav.heads"), url_path="heads", default=True),
+    # The default page answers at "/" only; its url_path just has to differ from the alias's.
+    st.Page("pages/heads.py", title=t("nav.heads"), url_path="home", default=True),
     st.Page("pages/overview.py", title=t("nav.overview"), url_path="overview"),
     st.Page("pages/statistics.py", title=t("nav.statistics"), url_path="statistics"),
     st.Page("pages/layers.py", title=t("nav.layers"), url_path="layers"),
     st.Page("pages/walkthrough.py", title=t("nav.walkthrough"), url_path="walkthrough"),
     st.Page("pages/compare.py", title=t("nav.compare"), url_path="compare"),
     st.Page("pages/generation.py", title=t("nav.generation"), url_path="generation"),
+    st.Page(open_heads_page, title=t("nav.heads"), url_path="heads", visibility="hidden"),
 ]
 navigation = st.navigation(PAGES)
 st.sidebar.title(t("app.title"))

@@ -16,10 +16,15 @@ from viz.labels import tick_labels
 TYPED_TEXT = "The <b>cat</b> saw the cat & the dog"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 APP_TIMEOUT_MS = 180_000
+# The title of the dialog Streamlit shows for a URL that matches no page.
+PAGE_NOT_FOUND = "Page not found"
 
 
 def page_paths() -> tuple[list[str], str | None]:
-    """Return the URL path of every st.Page in app.py (url_path, else the file stem) and the default one."""
+    """Return the URL path of every script page in app.py (url_path, else the file stem) and the default one.
+
+    The default page is served at the root, so its path is empty.
+    """
     tree = ast.parse((APP_ROOT / "app.py").read_text(encoding="utf-8"))
     paths, default = [], None
     for node in ast.walk(tree):
@@ -30,10 +35,10 @@ def page_paths() -> tuple[list[str], str | None]:
         keywords = {keyword.arg: keyword.value for keyword in node.keywords}
         url_path = keywords.get("url_path")
         path = url_path.value if isinstance(url_path, ast.Constant) else Path(node.args[0].value).stem
-        paths.append(path)
         flag = keywords.get("default")
         if isinstance(flag, ast.Constant) and flag.value is True:
-            default = path
+            path = default = ""
+        paths.append(path)
     return paths, default
 
 
@@ -153,8 +158,29 @@ def test_deep_link_on_fresh_server(start_server, page, path):
     assert page.url.rstrip("/") in expected_urls
     assert current.get_attribute("href").rstrip("/") in expected_urls
     expect(page.locator('[data-testid="stMain"] [data-testid="stHeading"]').first).to_be_visible()
+    expect(page.get_by_text(PAGE_NOT_FOUND)).to_have_count(0)
     assert_no_app_exception(page)
     assert_no_console_errors(page)
+
+
+@pytest.mark.parametrize("fresh_server", [True, False], ids=["fresh-server", "warm-server"])
+def test_heads_url_opens_heads_page(start_server, server, page, fresh_server):
+    url = start_server().url if fresh_server else server.url
+    if not fresh_server:
+        # After its first page, a server has left Streamlit's pages/ folder mode for good.
+        page.goto(url)
+        wait_until_idle(page)
+    page.goto(f"{url}/heads")
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_role("textbox", name=MESSAGES["sidebar.text"], exact=True)).to_be_visible(timeout=APP_TIMEOUT_MS)
+    wait_until_idle(page)
+    current = sidebar.locator('[data-testid="stSidebarNavLink"][aria-current="page"]')
+    expect(current).to_have_text(MESSAGES["nav.heads"])
+    expect(page.get_by_role("heading", name=MESSAGES["heads.title"]).first).to_be_visible()
+    expect(page.get_by_text(PAGE_NOT_FOUND)).to_have_count(0)
+    assert page.url.rstrip("/") == url
+    assert_no_app_exception(page)
 
 
 def test_download_png(server, page, tmp_path):

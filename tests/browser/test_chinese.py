@@ -27,7 +27,9 @@ def registered_url_paths() -> list[tuple[str, str]]:
     """
     pages = []
     for node in ast.walk(ast.parse(APP.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page" and node.args:
+        is_page = isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+        # A page built from a function (the /heads alias) has no script of its own to screenshot.
+        if is_page and node.args and isinstance(node.args[0], ast.Constant):
             keywords = {keyword.arg: keyword.value for keyword in node.keywords}
             script = node.args[0].value
             url_path = keywords["url_path"].value if "url_path" in keywords else Path(script).stem
