@@ -18,7 +18,8 @@ def open_heads_page() -> None:
 
 
 PAGES = [
-    # The default page answers at "/" only; its url_path just has to differ from the alias's.
+    # Streamlit serves the default page at "/" only, so its url_path is an internal name
+    # that must differ from the /heads alias below.
     st.Page("pages/heads.py", title=t("nav.heads"), url_path="home", default=True),
     st.Page("pages/overview.py", title=t("nav.overview"), url_path="overview"),
     st.Page("pages/statistics.py", title=t("nav.statistics"), url_path="statistics"),
