@@ -7,6 +7,7 @@ import streamlit as st
 from analysis.compare import compare_attention
 from ui.analysis import keep_valid_choice, render_table_download, selected_head
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.session import Request, capture_for, current_capture, current_request
 from ui.text import error_text, t
@@ -79,7 +80,7 @@ distance = head_distance_figure(
     comparison.head_distance, first.layers, title=t("compare.distance_title", first=first_name, second=second_name),
     value_label=t("compare.distance_value"), layer_label=t("common.layer"), head_label=t("common.head"),
 )
-event = st.plotly_chart(distance, key="compare.distance_chart", on_select="rerun", selection_mode="points")
+event = show_chart(distance, key="compare.distance_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
 if clicked is not None and clicked != (st.session_state.get("compare.layer"), st.session_state.get("compare.head")):
     st.session_state["compare.head_request"] = clicked
@@ -118,5 +119,5 @@ figure = heads_side_by_side(
     key_title=t("common.key"),
     weight_title=t("common.weight"),
 )
-st.plotly_chart(figure, key="compare.heads_chart")
+show_chart(figure, key="compare.heads_chart")
 render_downloads(figure, first, f"compare-layer{layer}-head{head}", key="compare.heads_export")

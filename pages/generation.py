@@ -7,6 +7,7 @@ from model_utils.families import DECODER_ONLY, ENCODER_DECODER
 from model_utils.generation import MAX_NEW_TOKENS
 from ui.downloads import render_downloads
 from ui.inputs import with_new_tokens
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.session import REQUEST_KEY, current_capture, current_request
 from ui.text import t
@@ -106,7 +107,7 @@ with bars_column:
         prompt_label=t("generation.prompt") if kind == DECODER_ONLY else t("generation.source"),
         generated_label=t("generation.generated"),
     )
-    st.plotly_chart(bars, key="generation.bars_chart")
+    show_chart(bars, key="generation.bars_chart")
     render_downloads(bars, result, f"generation-step{step}-layer{layer}", key="generation.bars_export")
 with heatmap_column:
     heatmap = generation_heatmap(
@@ -122,5 +123,5 @@ with heatmap_column:
         key_title=t("common.key"),
         weight_title=t("common.weight"),
     )
-    st.plotly_chart(heatmap, key="generation.heatmap_chart")
+    show_chart(heatmap, key="generation.heatmap_chart")
     render_downloads(heatmap, result, f"generation-layer{layer}", key="generation.heatmap_export")

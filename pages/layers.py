@@ -13,6 +13,7 @@ from analysis.flow import (
 from analysis.rollout import HEAD_FUSIONS, attention_rollout, fuse_heads, residual_attention, traced_shares
 from ui.analysis import keep_valid_choice, matrix_frame, render_table_download, result_key, selected_node
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.session import current_capture
 from ui.text import t
@@ -112,7 +113,7 @@ graph = layer_flow_figure(
     title=t("layers.graph_title"),
     value_label=t(f"layers.{method}_share"),
 )
-event = st.plotly_chart(graph, key="layers.graph_chart", on_select="rerun", selection_mode="points")
+event = show_chart(graph, key="layers.graph_chart", on_select="rerun", selection_mode="points")
 clicked = selected_node(event)
 if clicked is not None and clicked[0] > 0 and clicked != traced:
     st.session_state["layers.trace_request"] = clicked
@@ -142,7 +143,7 @@ heatmap = attention_heatmap(
     weight_title=t(f"layers.{method}_share"),
     clickable=False,
 )
-st.plotly_chart(heatmap, key="layers.matrix_chart")
+show_chart(heatmap, key="layers.matrix_chart")
 matrix_name = f"{method}-level{matrix_level}"
 render_downloads(heatmap, result, matrix_name, key="layers.matrix_export")
 render_table_download(matrix_frame(matrix, result.tokens), result, matrix_name, key="layers.matrix_csv")

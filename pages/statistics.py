@@ -6,6 +6,7 @@ import streamlit as st
 from analysis.statistics import STATISTICS, head_statistics, punctuation_mask, similar_heads
 from ui.analysis import keep_valid_choice, render_table_download, result_key, selected_head
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.session import current_capture
 from ui.text import t
@@ -52,7 +53,7 @@ with st.expander(t("stats.definitions")):
 figure = statistics_figure(
     statistics.values, result.layers, titles, layer_label=t("common.layer"), head_label=t("common.head")
 )
-event = st.plotly_chart(figure, key="stats.figure_chart", on_select="rerun", selection_mode="points")
+event = show_chart(figure, key="stats.figure_chart", on_select="rerun", selection_mode="points")
 clicked = selected_head(event)
 if clicked is not None:
     open_head(*clicked)
@@ -104,5 +105,5 @@ comparison = heads_side_by_side(
     key_title=t("common.key"),
     weight_title=t("common.weight"),
 )
-st.plotly_chart(comparison, key="stats.similar_chart")
+show_chart(comparison, key="stats.similar_chart")
 render_downloads(comparison, result, f"heads-like-layer{layer}-head{head}", key="stats.similar_export")

@@ -8,6 +8,7 @@ from model_utils import AtlasError
 from model_utils.qk import capture_query_key
 from ui.analysis import keep_valid_choice, render_table_download
 from ui.downloads import render_downloads
+from ui.payload import show_chart
 from ui.routing import require_app_entry
 from ui.session import _load_shared_model, current_capture, current_request, get_settings, hardware
 from ui.text import error_text, literal_markdown, t
@@ -77,14 +78,14 @@ vectors = vectors_figure(
     output=output, output_label=t("walkthrough.output_vector"), dimension_title=t("walkthrough.dimension"),
     key_label=t("common.key"),
 )
-st.plotly_chart(vectors, key="walkthrough.vectors_chart")
+show_chart(vectors, key="walkthrough.vectors_chart")
 render_downloads(vectors, result, f"qk-vectors-layer{layer}-head{head}-query{query}", key="walkthrough.vectors_export")
 
 st.subheader(t("walkthrough.steps"))
 st.caption(t("walkthrough.steps_help", scaling=f"{scaling:.6g}"))
 titles = {name: t(f"walkthrough.step_{name}") for name in ("raw", "scaled", "masked", "weights")}
 chart = steps_figure(steps, result.tokens, titles, key_label=t("common.key"))
-st.plotly_chart(chart, key="walkthrough.steps_chart")
+show_chart(chart, key="walkthrough.steps_chart")
 render_downloads(chart, result, f"qk-steps-layer{layer}-head{head}-query{query}", key="walkthrough.steps_export")
 
 difference = float(np.abs(steps.weights - heatmap_row).max())

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import json
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,6 +20,7 @@ from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama
 from ui.payload import DEFAULT_BUDGET_BYTES, estimate_figure_bytes, fit_figure
 from viz.grid import COLOR_LEVELS, FUTURE_INDEX, block_edges, head_grid_figure, palette, pool_thumbnails, thumbnail_mosaic
 from viz.heatmap import attention_heatmap
+from viz.style import HOVER_TEXT_MAX_CELLS
 
 TEXT = "The cat sat on the mat because it was tired, and the dog watched the cat."
 
@@ -211,3 +213,32 @@ def test_payload_guard_keeps_difference_sign():
     assert side is not None
     assert pooled.min() == pytest.approx(-0.9)
     assert pooled.max() == pytest.approx(0.0)
+
+
+def test_large_heatmap_hover_shows_positions_only():
+    side = int(HOVER_TEXT_MAX_CELLS**0.5) + 1
+    figure = attention_heatmap(np.eye(side, dtype=np.float32), [f"t{index}" for index in range(side)])
+
+    assert figure.data[0].customdata is None
+    assert "%{y}" in figure.data[0].hovertemplate
+
+
+def test_heatmap_at_hover_limit_keeps_token_text():
+    side = int(HOVER_TEXT_MAX_CELLS**0.5)
+    figure = attention_heatmap(np.eye(side, dtype=np.float32), [f"t{index}" for index in range(side)], clickable=False)
+
+    assert np.asarray(figure.data[0].customdata).shape == (side, side, 4)
+
+
+def test_heatmap_sends_float32():
+    figure = attention_heatmap(np.eye(8, dtype=np.float32), [f"t{index}" for index in range(8)])
+
+    assert json.loads(figure.to_json())["data"][0]["z"]["dtype"] == "f4"
+
+
+def test_estimate_counts_hover_text():
+    labels = ["x" * 100] * 1000
+    plain = go.Figure(go.Scatter(x=list(range(1000)), y=list(range(1000))))
+    labelled = go.Figure(go.Scatter(x=list(range(1000)), y=list(range(1000)), hovertext=labels))
+
+    assert estimate_figure_bytes(labelled) - estimate_figure_bytes(plain) >= 100 * 1000

@@ -17,11 +17,20 @@ logger = logging.getLogger(__name__)
 # Streamlit rejects messages over server.maxMessageSize (200 MB by default) with MessageSizeError;
 # a figure of this size also takes seconds to draw, so charts stay far below it.
 DEFAULT_BUDGET_BYTES = 16 * 1024**2
-# plotly sends numeric numpy arrays as base64 typed arrays: 8 bytes per float64, times 4/3.
+# Numbers in JSON lists: digits, dot and comma. plotly sends numpy arrays as base64 instead.
 BYTES_PER_NUMBER = 11
 # Hover fields are short strings in JSON: quotes, comma and an escaped token.
 BYTES_PER_HOVER_FIELD = 12
 MAX_HEATMAP_SIDE = 256
+# The layout with plotly's default template takes about 130 KB of a figure's JSON.
+LAYOUT_BYTES = 256 * 1024
+
+
+def _number_bytes(values) -> int:
+    """Estimate the JSON bytes of a numeric field: numpy arrays go as base64 of their own dtype."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return int(values.size * values.dtype.itemsize * 4 / 3) + 64
+    return _count(values) * BYTES_PER_NUMBER
 
 
 def _count(values) -> int:
@@ -30,17 +39,29 @@ def _count(values) -> int:
     return int(np.asarray(values, dtype=object).size) if not isinstance(values, np.ndarray) else int(values.size)
 
 
+def _text_bytes(values) -> int:
+    """Count the JSON bytes of a trace's text field: one string, or one string per point."""
+    if values is None:
+        return 0
+    if isinstance(values, str):
+        return len(values.encode("utf-8"))
+    return sum(len(str(value).encode("utf-8")) + 3 for value in np.asarray(values, dtype=object).ravel())
+
+
 def estimate_figure_bytes(figure: go.Figure) -> int:
     """Estimate the JSON bytes of a figure from its array sizes, without serialising it.
 
-    Counts every ``z``, ``x``, ``y`` and ``customdata`` value of every trace, and image
-    sources by their length. The layout is small next to them and is left out.
+    Counts every ``z``, ``x``, ``y`` and ``customdata`` value of every trace, the strings of
+    ``text`` and ``hovertext``, and image sources by their length, plus a fixed allowance
+    for the layout and plotly's template.
     """
-    total = 0
+    total = LAYOUT_BYTES
     for trace in figure.data:
         for name in ("z", "x", "y"):
-            total += _count(getattr(trace, name, None)) * BYTES_PER_NUMBER
+            total += _number_bytes(getattr(trace, name, None))
         total += _count(getattr(trace, "customdata", None)) * BYTES_PER_HOVER_FIELD
+        for name in ("text", "hovertext"):
+            total += _text_bytes(getattr(trace, name, None))
         source = getattr(trace, "source", None)
         total += len(source) if isinstance(source, str) else 0
     return total

@@ -12,7 +12,7 @@ from PIL import Image
 from plotly.colors import hex_to_rgb, sample_colorscale, unlabel_rgb
 from plotly.subplots import make_subplots
 
-from .heatmap import hover_data, hover_template, prepare_heatmap, tick_positions
+from .heatmap import cell_hover, prepare_heatmap, tick_positions
 from .labels import plotly_literal
 from .style import DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, WEIGHT_COLORSCALE
 
@@ -222,8 +222,7 @@ def heads_side_by_side(
     panels = list(matrices) + ([difference] if difference is not None else [])
     panel_titles = [plotly_literal(title) for title in titles] + ([plotly_literal(difference_title)] if difference is not None else [])
     figure = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, subplot_titles=panel_titles, horizontal_spacing=0.03)
-    custom = hover_data(tokens, tokens)
-    template = hover_template(query_title, key_title, weight_title)
+    custom, template = cell_hover(tokens, tokens, len(panels) * len(tokens) ** 2, query_title, key_title, weight_title)
     for column, matrix in enumerate(panels, start=1):
         is_difference = difference is not None and column == len(panels)
         figure.add_trace(

@@ -8,7 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .labels import plotly_literal
-from .style import CLICK_LAYER_MAX_CELLS, DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, MAX_LABELLED_TICKS, WEIGHT_COLORSCALE
+from .style import (
+    CLICK_LAYER_MAX_CELLS,
+    DIFFERENCE_COLORSCALE,
+    FONT_FAMILY,
+    FUTURE_KEY_COLOR,
+    HOVER_TEXT_MAX_CELLS,
+    MAX_LABELLED_TICKS,
+    WEIGHT_COLORSCALE,
+)
 
 
 def hover_template(query_title: str = "query", key_title: str = "key", weight_title: str = "weight") -> str:
@@ -18,6 +26,23 @@ def hover_template(query_title: str = "query", key_title: str = "key", weight_ti
         f"{plotly_literal(key_title)} %{{customdata[2]}}: %{{customdata[3]}}<br>"
         f"{plotly_literal(weight_title)} %{{z:.4f}}<extra></extra>"
     )
+
+
+def position_hover_template(query_title: str = "query", key_title: str = "key", weight_title: str = "weight") -> str:
+    """Return the hover text of a large heatmap: query and key positions and the weight, no token text."""
+    return (
+        f"{plotly_literal(query_title)} %{{y}}<br>{plotly_literal(key_title)} %{{x}}<br>"
+        f"{plotly_literal(weight_title)} %{{z:.4f}}<extra></extra>"
+    )
+
+
+def cell_hover(
+    query_tokens: Sequence[str], key_tokens: Sequence[str], cells: int, query_title: str, key_title: str, weight_title: str
+) -> tuple[np.ndarray | None, str]:
+    """Return ``(customdata, hovertemplate)`` for heatmaps of ``cells`` cells in all: token text per cell, or positions only when large."""
+    if cells > HOVER_TEXT_MAX_CELLS:
+        return None, position_hover_template(query_title, key_title, weight_title)
+    return hover_data(query_tokens, key_tokens), hover_template(query_title, key_title, weight_title)
 
 
 def tick_positions(count: int) -> list[int]:
@@ -40,8 +65,11 @@ def _axis(title: str, labels: Sequence[str], **extra) -> dict:
 
 
 def prepare_heatmap(weights: np.ndarray, causal: bool) -> np.ndarray:
-    """Return the matrix to draw: future keys of a causal head become gaps, not zeros that look like data."""
-    z = np.asarray(weights, dtype=np.float64).copy()
+    """Return the float32 matrix to draw: future keys of a causal head become gaps, not zeros that look like data.
+
+    Captured weights are float32, so float32 shows them exactly and sends half the bytes of float64.
+    """
+    z = np.array(weights, dtype=np.float32)
     if causal and z.shape[0] == z.shape[1]:
         z[np.triu_indices(z.shape[0], k=1)] = np.nan
     return z
@@ -90,9 +118,8 @@ def attention_heatmap(
     else:
         color_range = dict(zmin=0.0, zmax=1.0, colorscale=WEIGHT_COLORSCALE)
 
-    custom = hover_data(query_tokens, key_tokens)
-    template = hover_template(query_title, key_title, weight_title)
-    click_layer = clickable and z.size <= CLICK_LAYER_MAX_CELLS
+    custom, template = cell_hover(query_tokens, key_tokens, z.size, query_title, key_title, weight_title)
+    click_layer = clickable and custom is not None and z.size <= CLICK_LAYER_MAX_CELLS
     figure = go.Figure(
         go.Heatmap(
             z=z,

@@ -11,6 +11,9 @@ HEAD_COLORS = px.colors.qualitative.Safe + px.colors.qualitative.Dark24
 FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Arial, sans-serif"
 MAX_LABELLED_TICKS = 48
 CLICK_LAYER_MAX_CELLS = 128 * 128
+# Above this many cells in one figure, heatmap hover shows positions only: per-cell token
+# text would take about 40 bytes a cell, and tens of seconds to build at 2048 tokens.
+HOVER_TEXT_MAX_CELLS = 256 * 256
 
 
 def head_color(head: int) -> str:
