@@ -15,6 +15,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,21 +121,42 @@ def _mask_matrix(mask: torch.Tensor | None, num_tokens: int) -> np.ndarray:
     return matrix.float().cpu().numpy()[:, -num_tokens:]
 
 
-def capture_query_key(loaded: LoadedModel, text: str, *, max_tokens: int | None = None) -> QueryKeyCapture:
+def _inputs_from_ids(loaded: LoadedModel, token_ids: Sequence[int], segment_ids: Sequence[int] | None) -> dict:
+    """Build the model inputs for given token ids, with segment ids as token types where the model takes them."""
+    ids = torch.tensor([list(token_ids)], dtype=torch.long, device=loaded.device)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if segment_ids is not None and "token_type_ids" in getattr(loaded.tokenizer, "model_input_names", ()):
+        inputs["token_type_ids"] = torch.tensor([list(segment_ids)], dtype=torch.long, device=loaded.device)
+    return inputs
+
+
+def capture_query_key(
+    loaded: LoadedModel,
+    text: str,
+    *,
+    max_tokens: int | None = None,
+    token_ids: Sequence[int] | None = None,
+    segment_ids: Sequence[int] | None = None,
+) -> QueryKeyCapture:
     """Run ``text`` once and return every layer's query, key and value vectors, mask and scaling.
 
     The text is tokenized exactly as ``capture()`` does, so positions match its result.
+    ``token_ids`` (with ``segment_ids`` for a sentence pair) run those tokens instead, for a
+    capture whose tokens do not come from the text alone, such as one with generated tokens.
     """
     validate_text(text)
     if loaded.is_encoder_decoder:
         raise InputError(
             "The Q·K walk-through covers encoder and decoder models; for an encoder-decoder, use the Heads page."
         )
-    limit = min(max_tokens or loaded.max_tokens, loaded.max_tokens)
-    encoding, _ = _encode(loaded, text, None, limit)
-    inputs = {name: value.to(loaded.device) for name, value in encoding.items() if name in ("input_ids", "attention_mask")}
+    if token_ids is None:
+        limit = min(max_tokens or loaded.max_tokens, loaded.max_tokens)
+        encoding, _ = _encode(loaded, text, None, limit)
+        inputs = {name: value.to(loaded.device) for name, value in encoding.items() if name in ("input_ids", "attention_mask")}
+    else:
+        inputs = _inputs_from_ids(loaded, token_ids, segment_ids)
     targets = find_attention_modules(loaded.model, loaded.family)[SELF]
-    num_tokens = int(encoding["input_ids"].shape[1])
+    num_tokens = int(inputs["input_ids"].shape[1])
 
     started = time.perf_counter()
     with loaded.lock, _recording(loaded.model) as records, torch.inference_mode():
@@ -160,7 +182,7 @@ def capture_query_key(loaded: LoadedModel, text: str, *, max_tokens: int | None 
         loaded.source, num_tokens, len(per_layer), (time.perf_counter() - started) * 1000,
     )
     return QueryKeyCapture(
-        token_ids=tuple(encoding["input_ids"][0].tolist()),
+        token_ids=tuple(inputs["input_ids"][0].tolist()),
         queries=queries,
         keys=keys,
         values=values,

@@ -10,7 +10,7 @@ from ui.analysis import keep_valid_choice, render_table_download
 from ui.downloads import render_downloads
 from ui.payload import show_chart
 from ui.routing import require_app_entry
-from ui.session import _load_shared_model, current_capture, current_request, get_settings, hardware
+from ui.session import _load_shared_model, current_capture, current_request, hardware
 from ui.text import error_text, literal_markdown, t
 from viz.walkthrough import steps_figure, steps_frame, vectors_figure
 
@@ -21,9 +21,11 @@ MATCH_TOLERANCE = 1e-5
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _query_key(source: str, text: str, max_tokens: int, device: str | None, dtype: str | None):
-    # The model is already loaded and cached: current_capture() above loaded it.
-    return capture_query_key(_load_shared_model(source, device, dtype), text, max_tokens=max_tokens)
+def _query_key(source: str, text: str, token_ids: tuple, segment_ids: tuple | None, device: str | None, dtype: str | None):
+    # The model is already loaded and cached: current_capture() above loaded it. The capture's
+    # own token ids are run, so generated tokens and sentence pairs line up with it.
+    loaded = _load_shared_model(source, device, dtype)
+    return capture_query_key(loaded, text, token_ids=token_ids, segment_ids=segment_ids)
 
 
 st.header(t("walkthrough.title"))
@@ -36,7 +38,7 @@ if st.session_state.get("atlas.merge_words") or st.session_state.get("atlas.hide
 
 request = current_request()
 try:
-    record = _query_key(request.model, request.text, get_settings().max_tokens, *hardware())
+    record = _query_key(request.model, request.text, result.token_ids, result.segment_ids, *hardware())
 except AtlasError as error:
     st.error(error_text("walkthrough.failed", error))
     st.stop()

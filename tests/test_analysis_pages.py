@@ -266,3 +266,25 @@ def test_word_switches_apply_to_every_page(embedded_model):
     app.switch_page("pages/walkthrough.py").run()
     assert_clean(app, "walk-through with word view")
     assert any("do not apply here" in info.value for info in app.info)
+
+
+def test_walkthrough_after_generate(model_folders):
+    app = open_page("pages/generation.py")
+    submit(app, model=model_folders["gpt2"], text=TEXT)
+    app.button(key="generation.generate").click().run()
+    app.switch_page("pages/walkthrough.py").run()
+
+    assert_clean(app, "walk-through after generate")
+    queries = app.selectbox(key="walkthrough.query").options
+    app.selectbox(key="walkthrough.query").set_value(len(queries) - 1).run()
+    assert_clean(app, "last generated token")
+    assert any("equals this row" in success.value for success in app.success)
+
+
+def test_walkthrough_sentence_pair():
+    app = open_page("pages/walkthrough.py")
+    app.sidebar.text_area(key="atlas.text_pair_field").set_value("A dog ran in the park.")
+    submit(app)
+
+    assert_clean(app, "sentence pair")
+    assert any("equals this row" in success.value for success in app.success)
