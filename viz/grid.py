@@ -14,13 +14,15 @@ from plotly.subplots import make_subplots
 
 from .heatmap import cell_hover, prepare_heatmap, tick_positions
 from .labels import plotly_literal
-from .style import DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, WEIGHT_COLORSCALE
+from .style import DIFFERENCE_COLORSCALE, FONT_FAMILY, FUTURE_KEY_COLOR, MAX_LABELLED_TICKS, WEIGHT_COLORSCALE
 
 # Most pixels a thumbnail gets per side; longer inputs are pooled down to this.
 THUMBNAIL_PIXELS = 64
 # Short inputs are enlarged by whole pixels to at least this size, so cells stay sharp.
 MIN_THUMBNAIL_PIXELS = 48
 THUMBNAIL_GAP = 3
+# Labels on each panel's key axis in side-by-side heatmaps, at the least.
+MIN_PANEL_TICKS = 6
 DISPLAY_ROW_HEIGHT = 72
 # Palette entries: weight levels, then one grey for future keys and one white for gaps.
 COLOR_LEVELS = 254
@@ -241,14 +243,23 @@ def heads_side_by_side(
             row=1,
             col=column,
         )
-    # Long inputs label an even stride of positions, as single heatmaps do.
-    positions = tick_positions(len(tokens))
-    labels = [plotly_literal(tokens[position]) for position in positions]
-    figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=labels, tickangle=-60, showgrid=False)
-    figure.update_yaxes(tickmode="array", tickvals=positions, ticktext=labels, autorange="reversed", showgrid=False)
+    # Long inputs label an even stride of positions, as single heatmaps do. Each panel gets
+    # a share of the width, so its key axis gets the same share of the labels.
+    key_positions = tick_positions(len(tokens), max(MIN_PANEL_TICKS, MAX_LABELLED_TICKS // len(panels)))
+    query_positions = tick_positions(len(tokens))
+    edges = [-0.5, len(tokens) - 0.5]
+    figure.update_xaxes(
+        tickmode="array", tickvals=key_positions, ticktext=[plotly_literal(tokens[position]) for position in key_positions],
+        tickangle=-60, showgrid=False, range=edges,
+    )
+    figure.update_yaxes(
+        tickmode="array", tickvals=query_positions, ticktext=[plotly_literal(tokens[position]) for position in query_positions],
+        showgrid=False, range=edges[::-1],
+    )
     figure.update_layout(
         height=max(380, min(900, 160 + 16 * len(tokens))),
-        plot_bgcolor=FUTURE_KEY_COLOR,
+        # Future keys are gaps that show the background. Without them the background stays clear.
+        plot_bgcolor=FUTURE_KEY_COLOR if causal else "rgba(0,0,0,0)",
         font=dict(family=FONT_FAMILY),
         margin=dict(l=10, r=80, t=50, b=10),
     )

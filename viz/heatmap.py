@@ -19,6 +19,9 @@ from .style import (
 )
 
 
+HEATMAP_HEIGHT = 520
+
+
 def hover_template(query_title: str = "query", key_title: str = "key", weight_title: str = "weight") -> str:
     """Return the cell hover text: query position and token, key position and token, weight."""
     return (
@@ -45,9 +48,9 @@ def cell_hover(
     return hover_data(query_tokens, key_tokens), hover_template(query_title, key_title, weight_title)
 
 
-def tick_positions(count: int) -> list[int]:
+def tick_positions(count: int, max_ticks: int = MAX_LABELLED_TICKS) -> list[int]:
     """Return the positions that get a tick label: all of them, or an even stride on long inputs."""
-    stride = max(1, int(np.ceil(count / MAX_LABELLED_TICKS)))
+    stride = max(1, int(np.ceil(count / max_ticks)))
     return list(range(0, count, stride))
 
 
@@ -149,7 +152,9 @@ def attention_heatmap(
         clickmode="event+select",
         dragmode=False,
         showlegend=False,
-        height=max(520, min(900, 140 + 18 * z.shape[0])),
+        # Cells are square, and a half-width column leaves about 330 pixels for the plot on a
+        # 1400-pixel screen: a taller figure would only add empty space and stretch the colour bar.
+        height=HEATMAP_HEIGHT,
     )
     return figure
 
