@@ -15,7 +15,7 @@ import transformers
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from .devices import input_device, needs_spreading, pick_device, weights_bytes
-from .errors import ModelLoadError
+from .errors import AtlasError, ModelLoadError
 from .families import FamilySpec, check_supported, family_for, find_attention_modules
 from .sources import SourcePolicy, check_config, check_source, embedded_source, explain_missing_hub_model, explain_rejected_pickle
 
@@ -170,7 +170,8 @@ def load_model(
         raise explain_rejected_pickle(shown_name, error) from error
     except (OSError, ValueError, KeyError, EnvironmentError) as error:
         logger.warning("Model load failed for %s: %s", shown_name, error)
-        if isinstance(error, ModelLoadError):
+        if isinstance(error, AtlasError):
+            # Our own checks already name the value and the fix.
             raise
         if isinstance(error, OSError) and checked.local_files_only and not checked.is_local:
             raise explain_missing_hub_model(shown_name, policy) from error
