@@ -36,6 +36,7 @@ MESSAGES: dict[str, str] = {
     "load.status": "Loading model {model}…",
     "load.done": "Model {model} loaded.",
     "load.failed": "Model could not be loaded",
+    "load.failed_status": "Model {model} could not be loaded.",
     "capture.failed": "Attention could not be captured",
     "manifest.title": "Capture record",
     "manifest.intro": "Every download carries this record, so a figure or a table can be traced back to the model, settings and text that produced it.",

@@ -48,6 +48,7 @@ MESSAGES: dict[str, str] = {
     "load.status": "正在加载模型 {model}…",
     "load.done": "模型 {model} 已加载。",
     "load.failed": "模型加载失败",
+    "load.failed_status": "模型 {model} 加载失败。",
 
     "capture.failed": "无法提取注意力权重",
 

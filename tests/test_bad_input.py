@@ -473,3 +473,14 @@ def test_catalogue_size():
     assert len(CASES) >= 30
     assert len({case.name for case in CASES}) == len(CASES)
 
+
+
+def test_failed_load_status_says_failed(tmp_path):
+    missing = str(tmp_path / "missing")
+    with app_driver.navigation_only():
+        app = app_driver.start_app()
+        app_driver.submit(app, model=missing)
+
+    statuses = [(status.label, status.state) for status in app.main.status]
+    assert any("could not be loaded" in label and label.endswith("missing could not be loaded.") and state == "error" for label, state in statuses), statuses
+    assert not any(label.startswith("Loading model") for label, _ in statuses), statuses

@@ -260,17 +260,20 @@ def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureRe
 
 def shared_model(source: str) -> LoadedModel | None:
     """Return the cached model, loading it with a progress indicator; show the reason on failure."""
+    shown = literal_markdown(source or "all-MiniLM-L6-v2")
+    status = st.status(t("load.status", model=shown), expanded=False)
     try:
-        with st.status(t("load.status", model=literal_markdown(source or "all-MiniLM-L6-v2")), expanded=False) as status:
+        with status:
             model = _load_shared_model(source, *hardware())
-            status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
-        if source == current_request().model:
-            remember_kind(model)
-        return model
     except AtlasError as error:
         logger.warning("Model load failed for %s: %s", source, error)
+        status.update(label=t("load.failed_status", model=shown), state="error")
         st.error(error_text("load.failed", error))
         return None
+    status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
+    if source == current_request().model:
+        remember_kind(model)
+    return model
 
 
 def current_capture(*, apply_token_view: bool = True) -> CaptureResult | None:
