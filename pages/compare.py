@@ -52,7 +52,7 @@ else:
 first = current_capture()
 if first is None:
     st.stop()
-second = capture_for(second_request)
+second = capture_for(second_request, second=True)
 if second is None:
     st.stop()
 if mode == MODELS and first.token_ids != second.token_ids:

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from analysis.flow import FlowSolver
 from analysis.rollout import attention_rollout, fuse_heads, residual_attention
 from analysis.statistics import head_statistics, punctuation_mask
+from i18n.messages_en import MESSAGES
 from model_utils import capture
 from tests.app_driver import navigation_only
 from tests.test_pages import APP_FILE, decode_array
@@ -288,3 +289,12 @@ def test_walkthrough_sentence_pair():
 
     assert_clean(app, "sentence pair")
     assert any("equals this row" in success.value for success in app.success)
+
+
+def test_compare_shows_status_and_rules_once():
+    app = open_page("pages/compare.py", **{"atlas.merge_words": True})
+
+    assert_clean(app, "compare with words merged")
+    assert len(app.main.status) == 1
+    rule = MESSAGES["view.merge_words_rule"]
+    assert [caption.value for caption in app.caption].count(rule) == 1

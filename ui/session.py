@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,8 +223,8 @@ def render_token_view_switches() -> None:
     st.sidebar.toggle(t("view.hide_special"), key=HIDE_SPECIAL_KEY, help=t("view.hide_special_help"))
 
 
-def _with_token_view(request: Request, result: CaptureResult) -> CaptureResult:
-    """Apply the sidebar's word and special-token switches to a capture, showing the rule when one is on."""
+def _with_token_view(request: Request, result: CaptureResult, show_rules: bool = True) -> CaptureResult:
+    """Apply the sidebar's word and special-token switches to a capture, showing the rule when one is on and ``show_rules`` is set."""
     merge = bool(st.session_state.get(MERGE_WORDS_KEY, False))
     hide_special = bool(st.session_state.get(HIDE_SPECIAL_KEY, False))
     if not merge and not hide_special:
@@ -237,16 +238,22 @@ def _with_token_view(request: Request, result: CaptureResult) -> CaptureResult:
         logger.warning("Token view failed for model %s: %s", request.model, error)
         st.warning(error_text("view.failed", error))
         return result
-    if merge:
+    if merge and show_rules:
         st.caption(t("view.merge_words_rule"))
-    if hide_special:
+    if hide_special and show_rules:
         st.caption(t("view.hide_special_rule"))
     return viewed
 
 
-def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureResult | None:
-    """Return the capture of any request (for example a second sentence or model), or show why there is none."""
-    model = shared_model(request.model)
+def capture_for(request: Request, *, apply_token_view: bool = True, second: bool = False) -> CaptureResult | None:
+    """Return the capture of any request (for example a second sentence or model), or show why there is none.
+
+    A ``second`` capture on a page that already shows one leaves out what the first showed:
+    the rules of the word and special-token switches, and the model's status when it is the
+    same model.
+    """
+    show_status = not (second and request.model == current_request().model)
+    model = shared_model(request.model, show_status=show_status)
     if model is None:
         return None
     try:
@@ -255,22 +262,24 @@ def capture_for(request: Request, *, apply_token_view: bool = True) -> CaptureRe
         logger.warning("Capture failed for model %s (%d characters): %s", request.model, len(request.text), error)
         st.error(error_text("capture.failed", error))
         return None
-    return _with_token_view(request, result) if apply_token_view else result
+    return _with_token_view(request, result, show_rules=not second) if apply_token_view else result
 
 
-def shared_model(source: str) -> LoadedModel | None:
-    """Return the cached model, loading it with a progress indicator; show the reason on failure."""
-    shown = literal_markdown(source or "all-MiniLM-L6-v2")
-    status = st.status(t("load.status", model=shown), expanded=False)
+def shared_model(source: str, *, show_status: bool = True) -> LoadedModel | None:
+    """Return the cached model, loading it with a progress indicator unless ``show_status`` is off; show the reason on failure."""
+    model_name = literal_markdown(source or "all-MiniLM-L6-v2")
+    status = st.status(t("load.status", model=model_name), expanded=False) if show_status else contextlib.nullcontext()
     try:
         with status:
             model = _load_shared_model(source, *hardware())
     except AtlasError as error:
         logger.warning("Model load failed for %s: %s", source, error)
-        status.update(label=t("load.failed_status", model=shown), state="error")
+        if show_status:
+            status.update(label=t("load.failed_status", model=model_name), state="error")
         st.error(error_text("load.failed", error))
         return None
-    status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
+    if show_status:
+        status.update(label=t("load.done", model=literal_markdown(model.source)), state="complete")
     if source == current_request().model:
         remember_kind(model)
     return model
