@@ -62,8 +62,11 @@ render_downloads(figure, result, "head-statistics", key="stats.figure_export")
 st.subheader(t("stats.table"))
 st.caption(t("stats.table_help"))
 frame = statistics_frame(statistics.values, result.layers, titles)
+# The frame keeps "layer" and "head" as column names for the CSV; only the screen translates them.
+header_labels = {"layer": t("common.layer"), "head": t("common.head")}
 table = st.dataframe(
-    frame.round(4), key="stats.table_view", on_select="rerun", selection_mode="single-row", hide_index=True
+    frame.round(4), key="stats.table_view", on_select="rerun", selection_mode="single-row", hide_index=True,
+    column_config=header_labels,
 )
 rows = table.selection.rows if table is not None else []
 if rows:
@@ -88,7 +91,7 @@ similar_frame = statistics_frame(statistics.values, result.layers, titles)
 similar_frame = similar_frame.set_index(["layer", "head"]).loc[[(result.layers[index], other) for index, other, _ in ranked]]
 similar_frame.insert(0, t("stats.similarity"), [round(score, 4) for _, _, score in ranked])
 similar_frame = similar_frame.reset_index()
-st.dataframe(similar_frame.round(4), key="stats.similar_table", hide_index=True)
+st.dataframe(similar_frame.round(4), key="stats.similar_table", hide_index=True, column_config=header_labels)
 render_table_download(similar_frame, result, f"heads-like-layer{layer}-head{head}", key="stats.similar_csv")
 
 shown = ranked[:MAX_SHOWN_SIMILAR]

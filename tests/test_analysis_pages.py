@@ -298,3 +298,12 @@ def test_compare_shows_status_and_rules_once():
     assert len(app.main.status) == 1
     rule = MESSAGES["view.merge_words_rule"]
     assert [caption.value for caption in app.caption].count(rule) == 1
+
+
+def test_statistics_table_headers_in_chinese():
+    app = open_page("pages/statistics.py", **{"atlas.language": "zh-CN"})
+
+    configs = [json.loads(frame.proto.columns) for frame in app.dataframe]
+    labelled = [config for config in configs if "layer" in config]
+    assert len(labelled) == 2
+    assert all(config["layer"]["label"] == "层" and config["head"]["label"] == "头" for config in labelled)
