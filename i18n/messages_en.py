@@ -227,6 +227,7 @@ MESSAGES: dict[str, str] = {
     "layers.graph_title": "Token flow across layers",
     "layers.rollout_share": "rollout share",
     "layers.flow_share": "flow",
+    "layers.edges_thinned": "This graph draws the {shown:,} strongest of {total:,} edges, so long inputs stay readable. The matrix below has every value.",
     "layers.graph_help": "Without a trace, every node shows its strongest edges to the level below. With a trace, node size is each node's share in the traced token and only the edges feeding it are drawn.",
     "layers.rollout_matrix": "Rollout matrix",
     "layers.flow_matrix": "Attention flow matrix",

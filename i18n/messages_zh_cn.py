@@ -257,6 +257,7 @@ MESSAGES: dict[str, str] = {
     "layers.graph_title": "Token 的跨层流动",
     "layers.rollout_share": "展开占比",
     "layers.flow_share": "流量",
+    "layers.edges_thinned": "为了让长输入仍然清晰可读，此图只画出 {total:,} 条边中最强的 {shown:,} 条。下方的矩阵包含全部数值。",
     "layers.graph_help": "不追踪时，每个节点显示它通往下一层级的最强的几条边。追踪时，节点大小表示该节点在被追踪 token 中所占的份额，并且只画出流向它的边。",
     "layers.rollout_matrix": "注意力展开矩阵",
     "layers.flow_matrix": "注意力流矩阵",

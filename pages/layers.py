@@ -119,6 +119,9 @@ if clicked is not None and clicked[0] > 0 and clicked != traced:
     st.session_state["layers.trace_request"] = clicked
     st.rerun()
 st.caption(t("layers.graph_help"))
+counts = graph.layout.meta or {}
+if counts.get("edges_shown", 0) < counts.get("edges_total", 0):
+    st.caption(t("layers.edges_thinned", shown=counts["edges_shown"], total=counts["edges_total"]))
 render_downloads(graph, result, f"token-flow-layers-{method}", key="layers.graph_export")
 
 st.subheader(t(f"layers.{method}_matrix"))

@@ -53,3 +53,12 @@ def test_statistics_side_by_side_pooled_with_notice(long_model):
     app.switch_page("pages/statistics.py").run()
 
     assert any(caption.startswith(POOLED_NOTICE) for caption in captions(app))
+
+
+def test_layer_graph_thinned_with_notice(long_model):
+    app = start_app()
+    submit(app, model=long_model, text=LONG_TEXT)
+    app.switch_page("pages/layers.py").run()
+
+    notice = MESSAGES["layers.edges_thinned"].split("{shown")[0]
+    assert any(caption.startswith(notice) for caption in captions(app))

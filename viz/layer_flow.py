@@ -14,6 +14,11 @@ EDGE_COLOR = "#4477aa"
 TRACE_COLOR = "#ee6677"
 NODE_COLOR = "#444444"
 OPACITY_LEVELS = 5
+# Beyond this many edges the graph keeps only the strongest. At 2048 tokens every node's two
+# strongest edges fill the plot with one solid colour.
+MAX_GRAPH_EDGES = 1500
+# Beyond this many tokens, only an even stride of positions gets a text label.
+MAX_TOKEN_LABELS = 64
 # In a trace, nodes with less than this fraction of their level's largest share draw no
 # edges, because in an encoder nearly every node has some share and the graph would fill.
 TRACE_MIN_SHARE = 0.05
@@ -82,23 +87,31 @@ def layer_flow_figure(
     node_values: np.ndarray | None = None,
     title: str = "",
     value_label: str = "share",
+    max_edges: int = MAX_GRAPH_EDGES,
 ) -> go.Figure:
     """Draw the layered graph of ``capacities [layer, query, key]`` with ``layer + 1`` columns of tokens.
 
     Column 0 shows the input tokens and column ``l`` the tokens after layer ``l - 1``.
     With ``traced = (level, token)`` and ``node_values [level, token]``, node size shows each
     node's share in the traced token and only the edges feeding it are drawn. Clicking a
-    node selects it: its customdata is ``["node", level, token]``.
+    node selects it: its customdata is ``["node", level, token]``. Of more than
+    ``max_edges`` edges only the strongest are drawn, and ``layout.meta`` holds
+    ``edges_total`` and ``edges_shown``.
     """
     num_layers, num_tokens, _ = capacities.shape
     levels = num_layers + 1
     figure = go.Figure()
     color = EDGE_COLOR if traced is None else TRACE_COLOR
-    for trace in _edge_traces(strongest_edges(capacities, per_node, node_values if traced else None), color):
+    edges = strongest_edges(capacities, per_node, node_values if traced else None)
+    # The page reads the counts from the layout's meta to say when edges were left out.
+    figure.update_layout(meta={"edges_total": len(edges), "edges_shown": min(len(edges), max_edges)})
+    if len(edges) > max_edges:
+        edges = sorted(edges, key=lambda edge: edge[3], reverse=True)[:max_edges]
+    for trace in _edge_traces(edges, color):
         figure.add_trace(trace)
 
     level_grid, token_grid = np.meshgrid(np.arange(levels), np.arange(num_tokens), indexing="ij")
-    sizes = np.full((levels, num_tokens), 8.0)
+    sizes = np.full((levels, num_tokens), 8.0 if num_tokens <= MAX_TOKEN_LABELS else 4.0)
     hover = []
     for level, token in zip(level_grid.ravel(), token_grid.ravel()):
         text = f"{plotly_literal(level_names[level])}<br>{token}: {plotly_literal(tokens[token])}"
@@ -123,12 +136,13 @@ def layer_flow_figure(
             showlegend=False,
         )
     )
+    labelled = list(range(0, num_tokens, max(1, -(-num_tokens // MAX_TOKEN_LABELS))))
     figure.add_trace(
         go.Scatter(
-            x=[-0.15] * num_tokens,
-            y=list(range(num_tokens)),
+            x=[-0.15] * len(labelled),
+            y=labelled,
             mode="text",
-            text=[plotly_literal(token) for token in tokens],
+            text=[plotly_literal(tokens[position]) for position in labelled],
             textposition="middle left",
             hoverinfo="skip",
             showlegend=False,
