@@ -281,6 +281,7 @@ MESSAGES: dict[str, str] = {
     "compare.tokenizers_differ": "The two models tokenize the text differently ({first} and {second} tokens, or different token ids), so heads cannot be compared position by position. Compare models that share a tokenizer.",
     "compare.layers_differ": "The two captures have {first} and {second} layers; compare models of the same shape.",
     "compare.length_differs": "Sentence A has {first} tokens and sentence B has {second}. Positions are compared one to one, so only the first {shared} positions are shown and later tokens are left out.",
+    "compare.length_differs_words": "Sentence A has {first} words and sentence B has {second}. Positions are compared one to one, so only the first {shared} positions are shown and later words are left out.",
     "compare.distance": "How far apart each head is",
     "compare.distance_help": "Mean Jensen-Shannon divergence (base 2) between the two heads' rows for the same query: 0 for equal patterns, 1 for rows that share no key. Click a cell to show that head below.",
     "compare.distance_title": "{first} vs {second}",

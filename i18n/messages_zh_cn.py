@@ -313,6 +313,7 @@ MESSAGES: dict[str, str] = {
     "compare.tokenizers_differ": "两个模型对这段文本的分词结果不同（分别为 {first} 和 {second} 个 token，或 token ID 不同），因此无法逐位置比较注意力头。请对比共用分词器的模型。",
     "compare.layers_differ": "两次结果分别有 {first} 层和 {second} 层；请对比结构相同的模型。",
     "compare.length_differs": "句子 A 有 {first} 个 token，句子 B 有 {second} 个。两者按位置一一比较，因此只显示前 {shared} 个位置，其后的 token 略去。",
+    "compare.length_differs_words": "句子 A 有 {first} 个单词，句子 B 有 {second} 个。两者按位置一一比较，因此只显示前 {shared} 个位置，其后的单词略去。",
     "compare.distance": "各注意力头相差多远",
     "compare.distance_help": "两个注意力头在同一查询上的行之间的平均 Jensen-Shannon 散度（以 2 为底）：模式相同为 0，行之间没有共同的键为 1。点击单元格可在下方显示该注意力头。",
     "compare.distance_title": "{first} 对比 {second}",

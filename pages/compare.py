@@ -9,7 +9,7 @@ from ui.analysis import keep_valid_choice, render_table_download, selected_head
 from ui.downloads import render_downloads
 from ui.payload import show_chart
 from ui.routing import require_app_entry
-from ui.session import Request, capture_for, current_capture, current_request
+from ui.session import MERGE_WORDS_KEY, Request, capture_for, current_capture, current_request
 from ui.text import error_text, t
 from viz.compare import head_distance_figure
 from viz.grid import heads_side_by_side
@@ -67,9 +67,9 @@ except ValueError as error:
     st.error(error_text("compare.failed", error))
     st.stop()
 if not comparison.same_length:
-    st.warning(
-        t("compare.length_differs", first=comparison.first_tokens, second=comparison.second_tokens, shared=comparison.num_tokens)
-    )
+    # With the word switch on, the captures count words.
+    length_key = "compare.length_differs_words" if st.session_state.get(MERGE_WORDS_KEY) else "compare.length_differs"
+    st.warning(t(length_key, first=comparison.first_tokens, second=comparison.second_tokens, shared=comparison.num_tokens))
 
 if "compare.head_request" in st.session_state:
     st.session_state["compare.layer"], st.session_state["compare.head"] = st.session_state.pop("compare.head_request")

@@ -307,3 +307,11 @@ def test_statistics_table_headers_in_chinese():
     labelled = [config for config in configs if "layer" in config]
     assert len(labelled) == 2
     assert all(config["layer"]["label"] == "层" and config["head"]["label"] == "头" for config in labelled)
+
+
+def test_compare_length_notice_counts_words():
+    app = open_page("pages/compare.py", **{"atlas.merge_words": True})
+    app.text_area(key="compare.second_text").set_value("A much shorter one.").run()
+
+    assert_clean(app, "shorter with words merged")
+    assert any("words and sentence B has" in warning.value for warning in app.warning)
