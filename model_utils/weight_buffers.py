@@ -22,10 +22,11 @@ IDLE_LIMIT_BYTES = 256 * 1024**2
 # A pooled buffer is lent only for a request of at least this fraction of its size, so a
 # short capture does not pin a long capture's buffer.
 MINIMUM_FILL_FRACTION = 0.5
+FLOAT32_BYTES = 4
 
 
 class BufferPool:
-    """Lend float32 numpy arrays whose memory returns to the pool when the last view of it dies."""
+    """A thread-safe pool that lends float32 numpy arrays, whose memory returns to it when the last view is gone."""
 
     def __init__(self, idle_limit_bytes: int = IDLE_LIMIT_BYTES):
         self.idle_limit_bytes = idle_limit_bytes
@@ -39,15 +40,19 @@ class BufferPool:
         if block is None:
             block = torch.empty(max(needed, 1), dtype=torch.float32)
         array = block[:needed].view(shape).numpy()
-        # ``array.base`` is the tensor that owns the array's view of the block; it lives as long
-        # as the array or any slice of it.
+        # ``array.base`` is the tensor behind the array's view of the block. It lives as long as
+        # the array or any slice of it does.
         finalizer = weakref.finalize(array.base, self._give_back, block)
         finalizer.atexit = False
         return array
 
     def idle_bytes(self) -> int:
+        """Return the bytes of the buffers waiting in the pool."""
         with self._lock:
-            return sum(block.numel() * 4 for block in self._idle)
+            return self._idle_bytes_locked()
+
+    def _idle_bytes_locked(self) -> int:
+        return sum(block.numel() * FLOAT32_BYTES for block in self._idle)
 
     def _take(self, needed: int) -> torch.Tensor | None:
         with self._lock:
@@ -62,7 +67,7 @@ class BufferPool:
     def _give_back(self, block: torch.Tensor) -> None:
         with self._lock:
             self._idle.append(block)
-            while sum(idle.numel() * 4 for idle in self._idle) > self.idle_limit_bytes:
+            while self._idle_bytes_locked() > self.idle_limit_bytes:
                 self._idle.pop(0)
 
 

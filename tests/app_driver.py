@@ -45,15 +45,31 @@ def navigation_only() -> Iterator[None]:
         app_test_module.PagesManager = original
 
 
+def registered_pages() -> list[tuple[str, str]]:
+    """List ``(script, url_path)`` of every script page registered in app.py, in menu order, read from its syntax tree.
+
+    The url_path is the declared one, else the file stem. The default page is served at the
+    root, so its path is empty. A page built from a function (the /heads alias) has no
+    script of its own and is left out.
+    """
+    pages = []
+    for node in ast.walk(ast.parse(APP_FILE.read_text(encoding="utf-8"))):
+        is_page = isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+        if not (is_page and node.args and isinstance(node.args[0], ast.Constant)):
+            continue
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        script = node.args[0].value
+        url_path = keywords["url_path"].value if "url_path" in keywords else Path(script).stem
+        default = keywords.get("default")
+        if isinstance(default, ast.Constant) and default.value is True:
+            url_path = ""
+        pages.append((script, url_path))
+    return pages
+
+
 def page_files() -> list[str]:
     """Return the script path of every st.Page registered in app.py, in menu order."""
-    tree = ast.parse(APP_FILE.read_text(encoding="utf-8"))
-    pages = []
-    for node in ast.walk(tree):
-        is_page = isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
-        if is_page and node.args and isinstance(node.args[0], ast.Constant):
-            pages.append(node.args[0].value)
-    return pages
+    return [script for script, _ in registered_pages()]
 
 
 def page_url_paths() -> list[str]:

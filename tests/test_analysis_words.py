@@ -178,6 +178,6 @@ def test_chinese_words_under_byte_level_tokenizer():
     np.testing.assert_allclose(view.attentions.sum(axis=-1), 1.0, atol=1e-5)
 
 
-def test_lone_space_piece_left_out_of_word():
+def test_lone_space_piece_dropped_from_word():
     assert word_label(["␣", "he", "llo"]) == "hello"
     assert word_label(["␣"]) == "␣"

@@ -47,7 +47,7 @@ def test_long_input_keeps_strongest_edges_only():
     assert drawn_edges(figure) == MAX_GRAPH_EDGES
 
 
-def test_long_input_labels_a_stride_of_tokens():
+def test_long_input_labels_token_stride():
     figure = figure_for(1, 1000)
 
     labels = next(trace for trace in figure.data if trace.mode == "text")

@@ -47,7 +47,7 @@ def test_long_input_charts_fit_budget(long_model, page):
     assert max(chart_sizes(app)) <= DEFAULT_BUDGET_BYTES
 
 
-def test_statistics_side_by_side_pooled_with_notice(long_model):
+def test_statistics_panels_pooled_with_notice(long_model):
     app = start_app()
     submit(app, model=long_model, text=LONG_TEXT)
     app.switch_page("pages/statistics.py").run()

@@ -223,7 +223,7 @@ def test_large_heatmap_hover_shows_positions_only():
     assert "%{y}" in figure.data[0].hovertemplate
 
 
-def test_heatmap_at_hover_limit_keeps_token_text():
+def test_hover_limit_keeps_token_text():
     side = int(HOVER_TEXT_MAX_CELLS**0.5)
     figure = attention_heatmap(np.eye(side, dtype=np.float32), [f"t{index}" for index in range(side)], clickable=False)
 

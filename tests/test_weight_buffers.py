@@ -25,7 +25,7 @@ def test_released_buffer_is_lent_again():
     assert again.ctypes.data == address
 
 
-def test_buffer_stays_lent_while_a_slice_lives():
+def test_buffer_lent_while_slice_lives():
     pool = BufferPool(idle_limit_bytes=1024)
     first = pool.lend((4, 8))
     address = first.ctypes.data
@@ -38,7 +38,7 @@ def test_buffer_stays_lent_while_a_slice_lives():
     assert row.base is not None
 
 
-def test_slice_keeps_its_values_after_another_lend():
+def test_slice_keeps_values_after_lend():
     pool = BufferPool(idle_limit_bytes=1024)
     first = pool.lend((4, 8))
     first[:] = 7.0
@@ -60,7 +60,7 @@ def test_idle_memory_stays_under_the_limit():
     assert pool.idle_bytes() == 80 * FLOAT_BYTES
 
 
-def test_buffer_larger_than_the_limit_is_not_kept():
+def test_oversized_buffer_not_kept():
     pool = BufferPool(idle_limit_bytes=100 * FLOAT_BYTES)
     big = pool.lend((500,))
     del big
@@ -68,7 +68,7 @@ def test_buffer_larger_than_the_limit_is_not_kept():
     assert pool.idle_bytes() == 0
 
 
-def test_short_request_does_not_take_a_long_buffer():
+def test_short_request_skips_long_buffer():
     pool = BufferPool(idle_limit_bytes=10_000 * FLOAT_BYTES)
     long = pool.lend((1000,))
     address = long.ctypes.data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from i18n.messages_en import MESSAGES
 from model_utils import capture
-from tests.browser.conftest import APP_ROOT
+from tests.app_driver import registered_pages
 from viz.labels import tick_labels
 
 TYPED_TEXT = "The <b>cat</b> saw the cat & the dog"
@@ -20,29 +19,9 @@ APP_TIMEOUT_MS = 180_000
 PAGE_NOT_FOUND = "Page not found"
 
 
-def page_paths() -> tuple[list[str], str | None]:
-    """Return the URL path of every script page in app.py (url_path, else the file stem) and the default one.
-
-    The default page is served at the root, so its path is empty.
-    """
-    tree = ast.parse((APP_ROOT / "app.py").read_text(encoding="utf-8"))
-    paths, default = [], None
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page"):
-            continue
-        if not node.args or not isinstance(node.args[0], ast.Constant):
-            continue
-        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-        url_path = keywords.get("url_path")
-        path = url_path.value if isinstance(url_path, ast.Constant) else Path(node.args[0].value).stem
-        flag = keywords.get("default")
-        if isinstance(flag, ast.Constant) and flag.value is True:
-            path = default = ""
-        paths.append(path)
-    return paths, default
-
-
-PAGE_PATHS, DEFAULT_PATH = page_paths()
+PAGE_PATHS = [url_path for _, url_path in registered_pages()]
+# The default page is served at the root.
+DEFAULT_PATH = ""
 
 
 def wait_until_idle(page: Page) -> None:

@@ -6,7 +6,6 @@ Without it they go to pytest's temporary folder.
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from pathlib import Path
@@ -15,28 +14,9 @@ import pytest
 
 from i18n import SIMPLIFIED_CHINESE
 from i18n.examples import contains_cjk, example_by_name
+from tests.app_driver import registered_pages
 
-APP = Path(__file__).resolve().parents[2] / "app.py"
 SCREENSHOT_DIR_VARIABLE = "ATLAS_SCREENSHOT_DIR"
-
-
-def registered_url_paths() -> list[tuple[str, str]]:
-    """List ``(script, url_path)`` of every ``st.Page`` in app.py, read from its syntax tree.
-
-    The default page is served at the root, so its path is empty.
-    """
-    pages = []
-    for node in ast.walk(ast.parse(APP.read_text(encoding="utf-8"))):
-        is_page = isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
-        # A page built from a function (the /heads alias) has no script of its own to screenshot.
-        if is_page and node.args and isinstance(node.args[0], ast.Constant):
-            keywords = {keyword.arg: keyword.value for keyword in node.keywords}
-            script = node.args[0].value
-            url_path = keywords["url_path"].value if "url_path" in keywords else Path(script).stem
-            if "default" in keywords and keywords["default"].value is True:
-                url_path = ""
-            pages.append((script, url_path))
-    return pages
 
 
 @pytest.fixture
@@ -80,7 +60,7 @@ def test_browser_language_selects_chinese(server, chinese_page):
     assert chinese_page.get_by_role("heading", name=SIMPLIFIED_CHINESE["heads.title"]).first.is_visible()
 
 
-@pytest.mark.parametrize(("script", "url_path"), registered_url_paths())
+@pytest.mark.parametrize(("script", "url_path"), registered_pages())
 def test_page_screenshot_in_chinese(server, chinese_page, tmp_path, script, url_path):
     chinese_page.goto(f"{server.url}/{url_path}")
     chinese_page.get_by_test_id("stSidebar").get_by_text(SIMPLIFIED_CHINESE["sidebar.run"], exact=True).wait_for()
