@@ -53,27 +53,21 @@ def is_spaceless(char: str) -> bool:
     return any(low <= code <= high for low, high in SPACELESS_BLOCKS)
 
 
-def _fragment_index(label: str) -> int | None:
-    """Return the position of a byte fragment within its character (``好 (2/3)`` gives 2), or None."""
+def _split_fragment(label: str) -> tuple[str, int | None]:
+    """Split a display label into its text and its position within a split character (``好 (2/3)`` gives ``("好", 2)``)."""
     fragment = FRAGMENT_SUFFIX.match(label)
-    return int(fragment.group(2)) if fragment else None
-
-
-def _spaceless_edges(label: str) -> tuple[bool, bool]:
-    """Tell whether a display label starts and ends with a character of a spaceless script."""
-    fragment = FRAGMENT_SUFFIX.match(label)
-    text = fragment.group(1) if fragment else label
-    if not text:
-        return False, False
-    return is_spaceless(text[0]), is_spaceless(text[-1])
+    return (fragment.group(1), int(fragment.group(2))) if fragment else (label, None)
 
 
 def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool], labels: Sequence[str] | None = None) -> list[list[int]]:
     """Group token positions into words by the module's word rule; groups are contiguous and in order.
 
     ``labels`` are the display labels of the tokens. With them, tokens of spaceless scripts
-    are words of their own and byte fragments of one character join; without them, the
+    are words of their own and byte fragments of one character join. Without them, the
     rule reads only the subword markers.
+
+    NOTE: the marker style is read from the tokens, so a byte-level text without any space
+    has no ``Ġ`` token and keeps one word per token.
     """
     wordpiece = any(token.startswith(WORDPIECE_CONTINUATION) for token in raw_tokens)
     marked = not wordpiece and any(token.startswith(WORD_START_MARKERS) for token in raw_tokens)
@@ -81,10 +75,12 @@ def word_groups(raw_tokens: Sequence[str], special_mask: Sequence[bool], labels:
     previous_special = True
     previous_spaceless = False
     for position, (token, special) in enumerate(zip(raw_tokens, special_mask)):
-        starts_spaceless, ends_spaceless = _spaceless_edges(labels[position]) if labels is not None else (False, False)
+        text, fragment = _split_fragment(labels[position]) if labels is not None else ("", None)
+        starts_spaceless = bool(text) and is_spaceless(text[0])
+        ends_spaceless = bool(text) and is_spaceless(text[-1])
         if special:
             starts_word = True
-        elif labels is not None and (_fragment_index(labels[position]) or 1) > 1:
+        elif fragment is not None and fragment > 1:
             starts_word = previous_special
         elif starts_spaceless or previous_spaceless:
             starts_word = True
@@ -145,10 +141,9 @@ def word_label(labels: Sequence[str]) -> str:
         labels = labels[1:]
     pieces = []
     for label in labels:
-        fragment = FRAGMENT_SUFFIX.match(label)
-        if fragment and int(fragment.group(2)) > 1:
+        text, fragment = _split_fragment(label)
+        if fragment is not None and fragment > 1:
             continue
-        text = fragment.group(1) if fragment else label
         pieces.append(text.removeprefix(WORDPIECE_CONTINUATION) if pieces else text)
     return "".join(pieces)
 

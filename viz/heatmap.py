@@ -153,7 +153,7 @@ def attention_heatmap(
         dragmode=False,
         showlegend=False,
         # Cells are square, and a half-width column leaves about 330 pixels for the plot on a
-        # 1400-pixel screen: a taller figure would only add empty space and stretch the colour bar.
+        # 1400-pixel screen. A taller figure would only add empty space and stretch the colour bar.
         height=HEATMAP_HEIGHT,
     )
     return figure
